@@ -1,0 +1,48 @@
+/**
+ * Decides what an error from a database means: the server answered (the database is fine), the database is
+ * unavailable (a failure, with whether the command may have run), or a WATCH conflict.
+ *
+ * @since 0.1.0
+ */
+import { Context, Layer } from "effect"
+import * as internal from "./internal/classify.js"
+
+/**
+ * What an error says about its database and its command.
+ *
+ * @since 0.1.0
+ */
+export type Classification =
+  /** The server replied with an error: counted as a success for the database; surfaces as `RedisCommandError`. */
+  | { readonly _tag: "Reply"; readonly reply: string }
+  /** The database could not serve the command: a failure; `mayHaveExecuted` is false when it provably never ran. */
+  | { readonly _tag: "Unavailable"; readonly mayHaveExecuted: boolean; readonly reason: string }
+  /** A watched key changed: the transaction was not applied; not a database failure. */
+  | { readonly _tag: "WatchConflict" }
+
+/**
+ * Classifies errors thrown by node-redis (or by the in-memory connection). Replace it with a Layer to treat some
+ * errors differently.
+ *
+ * @since 0.1.0
+ */
+export class ErrorClassifier extends Context.Tag("@effect-redis/multidb/ErrorClassifier")<
+  ErrorClassifier,
+  { readonly classify: (error: unknown) => Classification }
+>() {}
+
+/**
+ * The default classification (DESIGN §4 decision 3): connection refused / reset / closed, timeouts, `LOADING`,
+ * `MASTERDOWN`, `CLUSTERDOWN`, `TRYAGAIN`, `READONLY` and max-clients replies are failures; other error replies are
+ * answers.
+ *
+ * @since 0.1.0
+ */
+export const classify: (error: unknown) => Classification = internal.classify
+
+/**
+ * The default classifier as a layer.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<ErrorClassifier> = Layer.succeed(ErrorClassifier, { classify })

@@ -1,0 +1,137 @@
+/**
+ * Per-database failure detector over a sliding time window, kept in a fixed number of time buckets so its memory does
+ * not grow with traffic.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Context, Duration, Effect, Layer } from "effect"
+
+/**
+ * What one command taught about its database. A `neutral` outcome (an interrupted caller) is not recorded.
+ *
+ * @since 0.1.0
+ */
+export type Outcome = "success" | "failure"
+
+/**
+ * Counts in the current window.
+ *
+ * @since 0.1.0
+ */
+export interface Snapshot {
+  readonly successes: number
+  readonly failures: number
+}
+
+/**
+ * One database's detector.
+ *
+ * @since 0.1.0
+ */
+export interface FailureDetector {
+  /** Records an outcome; succeeds with `true` when this failure makes the window cross both thresholds. */
+  readonly record: (outcome: Outcome) => Effect.Effect<boolean>
+  /** Forgets every recorded outcome (the database's circuit changed state). */
+  readonly reset: Effect.Effect<void>
+  readonly snapshot: Effect.Effect<Snapshot>
+}
+
+/**
+ * Options of `make`.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly window: Duration.DurationInput
+  readonly minNumFailures: number
+  readonly failureRateThreshold: number
+  /** How many buckets the window is cut into (default 10): the window slides in steps of `window / buckets`. */
+  readonly buckets?: number
+}
+
+/**
+ * Builds a detector. It trips when, within the window, failures >= `minNumFailures` and
+ * failures / (failures + successes) >= `failureRateThreshold`; tripping resets it.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<FailureDetector> =>
+  Effect.sync(() => {
+    const bucketCount = Math.max(1, Math.floor(options.buckets ?? 10))
+    const bucketMillis = Math.max(1, Duration.toMillis(options.window) / bucketCount)
+    // Bucket i holds the counts of time slot epochs[i]; a slot older than the window is stale and is overwritten.
+    const epochs = new Float64Array(bucketCount).fill(-1)
+    const successes = new Float64Array(bucketCount)
+    const failures = new Float64Array(bucketCount)
+
+    const slotOf = (now: number) => {
+      const epoch = Math.floor(now / bucketMillis)
+      const index = epoch % bucketCount
+      if (epochs[index] !== epoch) {
+        epochs[index] = epoch
+        successes[index] = 0
+        failures[index] = 0
+      }
+      return { epoch, index }
+    }
+
+    const totals = (epoch: number): Snapshot => {
+      let s = 0
+      let f = 0
+      for (let i = 0; i < bucketCount; i++) {
+        if (epochs[i]! > epoch - bucketCount) {
+          s += successes[i]!
+          f += failures[i]!
+        }
+      }
+      return { successes: s, failures: f }
+    }
+
+    const clear = () => {
+      epochs.fill(-1)
+      successes.fill(0)
+      failures.fill(0)
+    }
+
+    const record = (outcome: Outcome) =>
+      Effect.clockWith((clock) =>
+        Effect.sync(() => {
+          const { epoch, index } = slotOf(clock.unsafeCurrentTimeMillis())
+          if (outcome === "success") {
+            successes[index]! += 1
+            return false
+          }
+          failures[index]! += 1
+          const t = totals(epoch)
+          const tripped =
+            t.failures >= options.minNumFailures && t.failures / (t.failures + t.successes) >= options.failureRateThreshold
+          if (tripped) clear()
+          return tripped
+        })
+      )
+
+    return {
+      record,
+      reset: Effect.sync(clear),
+      snapshot: Clock.currentTimeMillis.pipe(Effect.map((now) => totals(Math.floor(now / bucketMillis))))
+    }
+  })
+
+/**
+ * Builds the detector of one database. Replace it with a Layer to detect failures differently.
+ *
+ * @since 0.1.0
+ */
+export class FailureDetectorFactory extends Context.Tag("@effect-redis/multidb/FailureDetector")<
+  FailureDetectorFactory,
+  { readonly make: (database: string, options: Options) => Effect.Effect<FailureDetector> }
+>() {}
+
+/**
+ * The default detector factory: `make` above for every database.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<FailureDetectorFactory> = Layer.succeed(FailureDetectorFactory, {
+  make: (_database, options) => make(options)
+})

@@ -1,0 +1,127 @@
+/**
+ * Health checks: probes run on a dedicated connection per database, judged by a probe policy, bounded by a timeout.
+ *
+ * @since 0.1.0
+ */
+import { Context, Duration, Effect, Layer } from "effect"
+import * as internal from "./internal/healthCheck.js"
+import type { HealthConnection } from "./RedisConnection.js"
+
+/**
+ * How many probes of one check must pass: every one, at least one, or a strict majority.
+ *
+ * @since 0.1.0
+ */
+export type Policy = "all" | "any" | "majority"
+
+/**
+ * What a probe can look at: the database's id, its configured url (if any) and its dedicated health connection.
+ *
+ * @since 0.1.0
+ */
+export interface Target {
+  readonly database: string
+  readonly hosts: ReadonlyArray<string>
+  readonly healthCheckUrl: string | undefined
+  readonly connection: HealthConnection
+}
+
+/**
+ * A health check. `probe` answers `true` when the database is healthy; a failure or `false` fails the probe. Unset
+ * options take the client's `healthCheckProbes`, `healthCheckProbesDelay`, `healthCheckTimeout` and
+ * `healthCheckPolicy`. A `failbackOnly` check never evicts the active database: it only decides whether traffic may
+ * move (back) to a database.
+ *
+ * @since 0.1.0
+ */
+export interface HealthCheck {
+  readonly name: string
+  readonly probe: (target: Target) => Effect.Effect<boolean, unknown>
+  readonly probes?: number
+  readonly probesDelay?: Duration.DurationInput
+  readonly timeout?: Duration.DurationInput
+  readonly policy?: Policy
+  readonly failbackOnly?: boolean
+}
+
+/**
+ * The probe settings every check falls back to.
+ *
+ * @since 0.1.0
+ */
+export interface Defaults {
+  readonly probes: number
+  readonly probesDelay: Duration.Duration
+  readonly timeout: Duration.Duration
+  readonly policy: Policy
+}
+
+/**
+ * The outcome of running all checks on one database. `healthy` is false when a check that may evict failed;
+ * `failbackAllowed` additionally needs every `failbackOnly` check to pass.
+ *
+ * @since 0.1.0
+ */
+export interface Result {
+  readonly healthy: boolean
+  readonly failbackAllowed: boolean
+  readonly cause?: string
+}
+
+/**
+ * Builds a custom check, validating its options (`probes` must be an integer of at least 1).
+ *
+ * @since 0.1.0
+ */
+export const make = (check: HealthCheck): HealthCheck => {
+  if (check.probes !== undefined && (!Number.isInteger(check.probes) || check.probes < 1)) {
+    throw new RangeError(`HealthCheck "${check.name}": probes must be an integer >= 1, got ${check.probes}`)
+  }
+  return check
+}
+
+/**
+ * The default check: PING on the database's dedicated health connection (every master of a cluster).
+ *
+ * @since 0.1.0
+ */
+export const ping: HealthCheck = make({
+  name: "ping",
+  probe: (target) => target.connection.ping.pipe(Effect.as(true))
+})
+
+/**
+ * Runs the given checks on one database concurrently and combines them: all must pass. Each check's probes follow its
+ * policy, stop as soon as the outcome is certain, and are bounded by its timeout.
+ *
+ * @since 0.1.0
+ */
+export const run: (checks: ReadonlyArray<HealthCheck>, target: Target, defaults: Defaults) => Effect.Effect<Result> =
+  internal.run
+
+/**
+ * Whether a probe sequence passes a policy, for `probes` probes of which the given ones have passed and failed so
+ * far: `true` / `false` once certain, `undefined` while undecided.
+ *
+ * @since 0.1.0
+ */
+export const decide: (policy: Policy, probes: number, passed: number, failed: number) => boolean | undefined =
+  internal.decide
+
+/**
+ * Overrides the list of health checks of every client built in its scope (instead of the config's `healthChecks`).
+ *
+ * @since 0.1.0
+ */
+export class HealthChecks extends Context.Tag("@effect-redis/multidb/HealthChecks")<
+  HealthChecks,
+  ReadonlyArray<HealthCheck>
+>() {}
+
+/**
+ * A layer replacing the health checks.
+ *
+ * @since 0.1.0
+ */
+export const layer = (checks: ReadonlyArray<HealthCheck>): Layer.Layer<HealthChecks> =>
+  Layer.succeed(HealthChecks, checks)

@@ -1,0 +1,177 @@
+/**
+ * The configuration of a `MultiDbClient`: its databases and every failover, detection and health-check option, with
+ * the defaults of the design.
+ *
+ * @since 0.1.0
+ */
+import { Config, ConfigError, Duration, Effect, Either, Schema } from "effect"
+import * as DatabaseConfig from "./DatabaseConfig.js"
+import * as HealthCheck from "./HealthCheck.js"
+import { DurationInput, Fraction, IntAtLeast, PositiveDuration } from "./internal/schemas.js"
+
+const HealthCheckSchema = Schema.declare(
+  (u: unknown): u is HealthCheck.HealthCheck =>
+    typeof u === "object" && u !== null && typeof (u as { probe?: unknown }).probe === "function",
+  { identifier: "HealthCheck", description: "a HealthCheck (see HealthCheck.make)" }
+)
+
+const Policy = Schema.Literal("all", "any", "majority")
+
+const CommandRetry = Schema.Struct({
+  base: Schema.optionalWith(DurationInput, { default: () => Duration.millis(10) }),
+  cap: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(1) }),
+  retries: Schema.optionalWith(IntAtLeast(0), { default: () => 10 })
+})
+
+const Databases = Schema.NonEmptyArray(DatabaseConfig.FromInput).pipe(
+  Schema.filter((databases) => {
+    const seen = new Set<string>()
+    for (let i = 0; i < databases.length; i++) {
+      const id = databases[i]!.id
+      if (seen.has(id)) return { path: [i, "id"], message: `duplicate database id "${id}"` }
+      seen.add(id)
+    }
+    return true
+  })
+)
+
+/**
+ * A fully defaulted, validated client configuration. Decode a plain object with `MultiDbConfig.decode`.
+ *
+ * @since 0.1.0
+ */
+export class MultiDbConfig extends Schema.Class<MultiDbConfig>("MultiDbConfig")({
+  databases: Databases,
+  /** Sliding window of the failure detector. */
+  failuresDetectionWindow: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(2) }),
+  /** Failures needed in the window to trip. */
+  minNumFailures: Schema.optionalWith(IntAtLeast(1), { default: () => 1000 }),
+  /** failures / (failures + successes) needed in the window to trip. */
+  failureRateThreshold: Schema.optionalWith(Fraction, { default: () => 0.1 }),
+  /** Retries of one command: exponential with jitter from `base`, capped at `cap`, at most `retries` times. */
+  commandRetry: Schema.optionalWith(CommandRetry, {
+    default: () => ({ base: Duration.millis(10), cap: Duration.seconds(1), retries: 10 })
+  }),
+  /** Retry commands that may have executed (writes) too; off by default so nothing is applied twice unknowingly. */
+  retryWrites: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** Bound on one command (node-redis command timeout). */
+  commandTimeout: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(2) }),
+  /** Bound on opening a connection. */
+  connectTimeout: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(2) }),
+  /** How many failover attempts report "no healthy database" as temporary. */
+  failoverAttempts: Schema.optionalWith(IntAtLeast(0), { default: () => 10 }),
+  /** Time between failover attempts. */
+  failoverDelay: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(12) }),
+  /** How often to fail back to a higher-weighted healthy database; zero disables. */
+  autoFallbackInterval: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(30) }),
+  /** Between health-check rounds. */
+  healthCheckInterval: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(5) }),
+  /** Probes per check. */
+  healthCheckProbes: Schema.optionalWith(IntAtLeast(1), { default: () => 3 }),
+  /** Pause between probes. */
+  healthCheckProbesDelay: Schema.optionalWith(DurationInput, { default: () => Duration.millis(500) }),
+  /** Bound on one whole check. */
+  healthCheckTimeout: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(3) }),
+  /** How many probes must pass. */
+  healthCheckPolicy: Schema.optionalWith(Policy, { default: () => "majority" as const }),
+  /** The checks; all must pass. */
+  healthChecks: Schema.optionalWith(Schema.Array(HealthCheckSchema), { default: () => [HealthCheck.ping] }),
+  /** How many databases must be healthy for the client to start. */
+  initialHealthCheckPolicy: Schema.optionalWith(Schema.Literal("all", "majority", "one"), {
+    default: () => "majority" as const
+  })
+}) {}
+
+/**
+ * The plain form of a configuration, as an application writes it.
+ *
+ * @since 0.1.0
+ */
+export type Input = Schema.Schema.Encoded<typeof MultiDbConfig>
+
+/**
+ * Decodes and validates a plain configuration; fails with a `ParseError` naming the offending path.
+ *
+ * @since 0.1.0
+ */
+export const decode = Schema.decodeUnknown(MultiDbConfig)
+
+const parseDatabase = (entry: string, index: number): Either.Either<DatabaseConfig.Input, string> => {
+  const [url, ...pairs] = entry.trim().split(/\s+/)
+  if (url === undefined || url === "") return Either.left(`MULTIDB_DATABASES[${index}]: empty entry`)
+  const database: Record<string, unknown> = { url }
+  for (const pair of pairs) {
+    const at = pair.indexOf("=")
+    if (at <= 0) return Either.left(`MULTIDB_DATABASES[${index}]: expected key=value, got "${pair}"`)
+    const key = pair.slice(0, at)
+    const value = pair.slice(at + 1)
+    if (key === "weight") {
+      const weight = Number(value)
+      if (value === "" || Number.isNaN(weight)) {
+        return Either.left(`MULTIDB_DATABASES[${index}].weight: expected a number, got "${value}"`)
+      }
+      database.weight = weight
+    } else if (key === "id" || key === "gracePeriod" || key === "healthCheckUrl") {
+      database[key] = value
+    } else {
+      return Either.left(`MULTIDB_DATABASES[${index}]: unknown key "${key}"`)
+    }
+  }
+  return Either.right(database as DatabaseConfig.Input)
+}
+
+const optionalDuration = (name: string) => Config.option(Config.string(name))
+const optionalNumber = (name: string) => Config.option(Config.number(name))
+
+/**
+ * Reads a configuration from environment variables (via Effect `Config`), all under the `MULTIDB_` prefix:
+ * `MULTIDB_DATABASES` is a comma-separated list of `url [id=..] [weight=..] [gracePeriod=..] [healthCheckUrl=..]`;
+ * every other option is `MULTIDB_` + its name in upper snake case (`MULTIDB_HEALTH_CHECK_INTERVAL="1 second"`).
+ *
+ * @since 0.1.0
+ */
+export const fromEnv: Config.Config<Input> = Config.all({
+  databases: Config.string("DATABASES").pipe(
+    Config.mapOrFail((raw) => {
+      const entries = raw.split(",").filter((e) => e.trim() !== "")
+      const parsed = entries.map(parseDatabase)
+      const bad = parsed.find(Either.isLeft)
+      if (bad !== undefined) return Either.left(ConfigError.InvalidData([], bad.left))
+      return Either.right(parsed.map((p) => (p as Either.Right<string, DatabaseConfig.Input>).right))
+    })
+  ),
+  failuresDetectionWindow: optionalDuration("FAILURES_DETECTION_WINDOW"),
+  minNumFailures: optionalNumber("MIN_NUM_FAILURES"),
+  failureRateThreshold: optionalNumber("FAILURE_RATE_THRESHOLD"),
+  retryWrites: Config.option(Config.boolean("RETRY_WRITES")),
+  commandTimeout: optionalDuration("COMMAND_TIMEOUT"),
+  connectTimeout: optionalDuration("CONNECT_TIMEOUT"),
+  failoverAttempts: optionalNumber("FAILOVER_ATTEMPTS"),
+  failoverDelay: optionalDuration("FAILOVER_DELAY"),
+  autoFallbackInterval: optionalDuration("AUTO_FALLBACK_INTERVAL"),
+  healthCheckInterval: optionalDuration("HEALTH_CHECK_INTERVAL"),
+  healthCheckProbes: optionalNumber("HEALTH_CHECK_PROBES"),
+  healthCheckProbesDelay: optionalDuration("HEALTH_CHECK_PROBES_DELAY"),
+  healthCheckTimeout: optionalDuration("HEALTH_CHECK_TIMEOUT"),
+  healthCheckPolicy: Config.option(Config.literal("all", "any", "majority")("HEALTH_CHECK_POLICY")),
+  initialHealthCheckPolicy: Config.option(Config.literal("all", "majority", "one")("INITIAL_HEALTH_CHECK_POLICY"))
+}).pipe(
+  Config.map((values) => {
+    const input: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(values)) {
+      if (key === "databases") input[key] = value
+      else if (typeof value === "object" && value !== null && "_tag" in value) {
+        if (value._tag === "Some") input[key] = (value as { value: unknown }).value
+      }
+    }
+    return input as unknown as Input
+  }),
+  Config.nested("MULTIDB")
+)
+
+/**
+ * Reads and decodes the configuration from environment variables in one step.
+ *
+ * @since 0.1.0
+ */
+export const loadFromEnv = fromEnv.pipe(Effect.flatMap(decode))

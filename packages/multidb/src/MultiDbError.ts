@@ -1,0 +1,154 @@
+/**
+ * The typed errors every `MultiDbClient` effect can fail with.
+ *
+ * @since 0.1.0
+ */
+import { Data } from "effect"
+
+/**
+ * No database is healthy right now, but failover attempts are not exhausted: retry later.
+ *
+ * @since 0.1.0
+ */
+export class TemporarilyUnavailable extends Data.TaggedError("TemporarilyUnavailable")<{
+  readonly attempt: number
+  readonly maxAttempts: number
+}> {
+  override get message() {
+    return `No database is available right now (failover attempt ${this.attempt} of ${this.maxAttempts}); this is temporary, retry the operation`
+  }
+}
+
+/**
+ * No database has been healthy for every failover attempt.
+ *
+ * @since 0.1.0
+ */
+export class NoValidDatabase extends Data.TaggedError("NoValidDatabase")<{
+  readonly attempts: number
+  readonly reason?: string
+}> {
+  override get message() {
+    return this.reason ?? `No database is healthy after ${this.attempts} failover attempts`
+  }
+}
+
+/**
+ * Too few databases passed the health check when the client started.
+ *
+ * @since 0.1.0
+ */
+export class InitialHealthCheckFailed extends Data.TaggedError("InitialHealthCheckFailed")<{
+  readonly policy: "all" | "majority" | "one"
+  readonly healthy: ReadonlyArray<string>
+  readonly unhealthy: ReadonlyArray<string>
+}> {
+  override get message() {
+    return `Initial health check failed (policy "${this.policy}"): healthy [${this.healthy.join(", ")}], unhealthy [${this.unhealthy.join(", ")}]`
+  }
+}
+
+/**
+ * A database did not pass its health check when one was required (manual switch, added database).
+ *
+ * @since 0.1.0
+ */
+export class UnhealthyDatabase extends Data.TaggedError("UnhealthyDatabase")<{
+  readonly database: string
+  readonly cause?: string
+}> {
+  override get message() {
+    return `Database "${this.database}" is unhealthy${this.cause === undefined ? "" : `: ${this.cause}`}`
+  }
+}
+
+/**
+ * A runtime-management call named a database id the client does not know.
+ *
+ * @since 0.1.0
+ */
+export class DatabaseNotFound extends Data.TaggedError("DatabaseNotFound")<{
+  readonly database: string
+  readonly known: ReadonlyArray<string>
+}> {
+  override get message() {
+    return `No database with id "${this.database}" (known: ${this.known.join(", ") || "none"})`
+  }
+}
+
+/**
+ * A request the client rejects before sending anything: bad arguments, an unsupported command, a duplicate id.
+ *
+ * @since 0.1.0
+ */
+export class InvalidRequest extends Data.TaggedError("InvalidRequest")<{
+  readonly reason: string
+}> {
+  override get message() {
+    return this.reason
+  }
+}
+
+/**
+ * The server answered with an error reply (e.g. `WRONGTYPE`): the database is fine, the command is not.
+ *
+ * @since 0.1.0
+ */
+export class RedisCommandError extends Data.TaggedError("RedisCommandError")<{
+  readonly database: string
+  readonly command: string
+  readonly reply: string
+  readonly cause?: unknown
+}> {
+  override get message() {
+    return `${this.command} on "${this.database}" failed: ${this.reply}`
+  }
+}
+
+/**
+ * The database could not be reached or did not answer in time. `mayHaveExecuted` tells whether the command could have
+ * been applied (it was sent and no reply came back); when it is `false` the command provably never ran.
+ *
+ * @since 0.1.0
+ */
+export class RedisConnectionError extends Data.TaggedError("RedisConnectionError")<{
+  readonly database: string
+  readonly command: string
+  readonly mayHaveExecuted: boolean
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message() {
+    return `${this.command} on "${this.database}" failed (${this.mayHaveExecuted ? "it may have executed" : "it was not executed"}): ${this.reason}`
+  }
+}
+
+/**
+ * A watched key changed before `EXEC`: the transaction was not applied. Not a database failure.
+ *
+ * @since 0.1.0
+ */
+export class TransactionAborted extends Data.TaggedError("TransactionAborted")<{
+  readonly database: string
+  readonly watched: ReadonlyArray<string>
+}> {
+  override get message() {
+    return `Transaction on "${this.database}" aborted: a watched key changed (${this.watched.join(", ")})`
+  }
+}
+
+/**
+ * Every error a `MultiDbClient` operation can fail with.
+ *
+ * @since 0.1.0
+ */
+export type MultiDbError =
+  | TemporarilyUnavailable
+  | NoValidDatabase
+  | InitialHealthCheckFailed
+  | UnhealthyDatabase
+  | DatabaseNotFound
+  | InvalidRequest
+  | RedisCommandError
+  | RedisConnectionError
+  | TransactionAborted

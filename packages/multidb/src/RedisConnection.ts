@@ -1,0 +1,79 @@
+/**
+ * The small connection interface the engine talks to: run a node-redis call on the command connection, ping on a
+ * dedicated health connection, close. node-redis is adapted to it (`layer`); `InMemoryConnection` implements it for
+ * `TestClock` tests.
+ *
+ * @since 0.1.0
+ */
+import { Context, type Duration, type Effect, Layer, type Scope } from "effect"
+import type { RedisClientType } from "redis"
+import type { DatabaseConfig } from "./DatabaseConfig.js"
+import * as internal from "./internal/nodeRedis.js"
+
+/**
+ * The node-redis client handed to `MultiDbClient.execute`.
+ *
+ * @since 0.1.0
+ */
+export type RedisClient = RedisClientType
+
+/**
+ * The dedicated connection health checks use; never the command connection.
+ *
+ * @since 0.1.0
+ */
+export interface HealthConnection {
+  readonly ping: Effect.Effect<void, unknown>
+  readonly run: <A>(f: (client: RedisClient) => Promise<A>) => Effect.Effect<A, unknown>
+}
+
+/**
+ * One database's connections.
+ *
+ * @since 0.1.0
+ */
+export interface RedisConnection {
+  readonly database: string
+  /** Runs one node-redis call (a command or a batch) on the command connection. Errors are node-redis' own. */
+  readonly run: <A>(f: (client: RedisClient) => Promise<A>) => Effect.Effect<A, unknown>
+  readonly health: HealthConnection
+}
+
+/**
+ * What the engine tells a connector.
+ *
+ * @since 0.1.0
+ */
+export interface ConnectOptions {
+  readonly commandTimeout: Duration.Duration
+  readonly connectTimeout: Duration.Duration
+  /** Called (from outside any fiber) when the command connection to the database is lost. */
+  readonly onConnectionLost: () => void
+}
+
+/**
+ * Opens the connections of a database; they close when the scope closes.
+ *
+ * @since 0.1.0
+ */
+export class RedisConnector extends Context.Tag("@effect-redis/multidb/RedisConnector")<
+  RedisConnector,
+  {
+    readonly connect: (config: DatabaseConfig, options: ConnectOptions) => Effect.Effect<RedisConnection, never, Scope.Scope>
+  }
+>() {}
+
+/**
+ * The node-redis connector: a command client and a health client per database, both without an offline queue, with
+ * a command timeout, and reconnecting in the background with capped exponential backoff.
+ *
+ * @since 0.1.0
+ */
+export const nodeRedis: Context.Tag.Service<RedisConnector> = { connect: internal.connect }
+
+/**
+ * The node-redis connector as a layer.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<RedisConnector> = Layer.succeed(RedisConnector, nodeRedis)

@@ -1,0 +1,67 @@
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  ErrorReply,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+  WatchError
+} from "redis"
+import type { Classification } from "../ErrorClassifier.js"
+
+const unavailableReplies = ["LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY"]
+
+const neverSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"])
+const brokenCodes = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNABORTED", "ERR_SOCKET_CLOSED"])
+
+/** Errors whose constructor name marks them as failures, when several copies of node-redis are loaded. */
+const byName: Record<string, Classification> = {
+  ClientOfflineError: { _tag: "Unavailable", mayHaveExecuted: false, reason: "the client is offline" },
+  ClientClosedError: { _tag: "Unavailable", mayHaveExecuted: false, reason: "the client is closed" },
+  ConnectionTimeoutError: { _tag: "Unavailable", mayHaveExecuted: false, reason: "connection timeout" },
+  SocketClosedUnexpectedlyError: { _tag: "Unavailable", mayHaveExecuted: true, reason: "socket closed unexpectedly" },
+  DisconnectsClientError: { _tag: "Unavailable", mayHaveExecuted: true, reason: "the client disconnected" },
+  SocketTimeoutError: { _tag: "Unavailable", mayHaveExecuted: true, reason: "socket timeout" },
+  TimeoutError: { _tag: "Unavailable", mayHaveExecuted: true, reason: "command timeout" },
+  InMemoryTimeout: { _tag: "Unavailable", mayHaveExecuted: true, reason: "command timeout" },
+  InMemoryUnavailable: { _tag: "Unavailable", mayHaveExecuted: false, reason: "connection refused" }
+}
+
+const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message || error.constructor.name : String(error)
+
+export const classify = (error: unknown): Classification => {
+  if (error instanceof WatchError) return { _tag: "WatchConflict" }
+  if (error instanceof ErrorReply) {
+    const reply = error.message
+    const code = reply.split(" ", 1)[0] ?? ""
+    if (unavailableReplies.includes(code) || /max(imum)? number of clients/i.test(reply)) {
+      return { _tag: "Unavailable", mayHaveExecuted: false, reason: reply }
+    }
+    return { _tag: "Reply", reply }
+  }
+  if (error instanceof ClientOfflineError || error instanceof ClientClosedError) {
+    return { _tag: "Unavailable", mayHaveExecuted: false, reason: messageOf(error) }
+  }
+  if (error instanceof ConnectionTimeoutError) {
+    return { _tag: "Unavailable", mayHaveExecuted: false, reason: "connection timeout" }
+  }
+  if (error instanceof TimeoutError) return { _tag: "Unavailable", mayHaveExecuted: true, reason: "command timeout" }
+  if (error instanceof SocketClosedUnexpectedlyError || error instanceof SocketTimeoutError) {
+    return { _tag: "Unavailable", mayHaveExecuted: true, reason: messageOf(error) }
+  }
+  if (typeof error === "object" && error !== null) {
+    const code = (error as { code?: unknown }).code
+    if (typeof code === "string") {
+      if (neverSentCodes.has(code)) return { _tag: "Unavailable", mayHaveExecuted: false, reason: messageOf(error) }
+      if (brokenCodes.has(code)) return { _tag: "Unavailable", mayHaveExecuted: true, reason: messageOf(error) }
+    }
+    const named = byName[(error as { constructor?: { name?: string } }).constructor?.name ?? ""]
+    if (named !== undefined) return named
+    const tagged = byName[(error as { _tag?: string })._tag ?? ""]
+    if (tagged !== undefined) return tagged
+    if ((error as { name?: unknown }).name === "ErrorReply") return { _tag: "Reply", reply: messageOf(error) }
+  }
+  return { _tag: "Reply", reply: messageOf(error) }
+}
