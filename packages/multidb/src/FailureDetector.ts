@@ -104,7 +104,8 @@ export const make = (options: Options): Effect.Effect<FailureDetector> =>
           failures[index]! += 1
           const t = totals(epoch)
           const tripped =
-            t.failures >= options.minNumFailures && t.failures / (t.failures + t.successes) >= options.failureRateThreshold
+            t.failures >= options.minNumFailures &&
+            t.failures / (t.failures + t.successes) >= options.failureRateThreshold
           if (tripped) clear()
           return tripped
         })

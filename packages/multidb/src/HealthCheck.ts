@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer } from "effect"
+import { Context, type Duration, Effect, Layer } from "effect"
 import * as internal from "./internal/healthCheck.js"
 import type { HealthConnection } from "./RedisConnection.js"
 

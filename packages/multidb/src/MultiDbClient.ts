@@ -32,7 +32,7 @@ export interface ExecuteOptions {
   readonly command?: string
 }
 
-type AnyFunction = (...args: ReadonlyArray<any>) => any
+type AnyFunction = (...args: never) => unknown
 
 /**
  * node-redis' command methods, each returning an `Effect` of the same reply type.
@@ -41,7 +41,9 @@ type AnyFunction = (...args: ReadonlyArray<any>) => any
  */
 export type Commands = {
   readonly [K in keyof RedisConnection.RedisClient as RedisConnection.RedisClient[K] extends AnyFunction
-    ? K extends `${string}` ? K : never
+    ? K extends `${string}`
+      ? K
+      : never
     : never]: RedisConnection.RedisClient[K] extends (...args: infer P) => Promise<infer R>
     ? (...args: P) => Effect.Effect<R, MultiDbError>
     : never
@@ -119,9 +121,15 @@ export const fromInput = (
 > => Effect.flatMap(MultiDbConfig.decode(input), make)
 
 const connectorLayer = <E, R>(layer: Layer.Layer<MultiDbClient, E, R | RedisConnection.RedisConnector>) =>
-  Layer.provide(layer, Layer.effect(RedisConnection.RedisConnector, Effect.serviceOption(RedisConnection.RedisConnector).pipe(
-    Effect.map((existing) => (existing._tag === "Some" ? existing.value : RedisConnection.nodeRedis))
-  )))
+  Layer.provide(
+    layer,
+    Layer.effect(
+      RedisConnection.RedisConnector,
+      Effect.serviceOption(RedisConnection.RedisConnector).pipe(
+        Effect.map((existing) => (existing._tag === "Some" ? existing.value : RedisConnection.nodeRedis))
+      )
+    )
+  )
 
 /**
  * The client as a layer, from a plain or decoded configuration. Uses node-redis unless a `RedisConnector` is
@@ -147,5 +155,7 @@ export const layer = (
  */
 export const layerConfig = (
   config: Config.Config<MultiDbConfig.Input>
-): Layer.Layer<MultiDbClient, InitialHealthCheckFailed | ParseResult.ParseError | import("effect").ConfigError.ConfigError> =>
-  connectorLayer(Layer.scoped(MultiDbClient, Effect.flatMap(config, fromInput)))
+): Layer.Layer<
+  MultiDbClient,
+  InitialHealthCheckFailed | ParseResult.ParseError | import("effect").ConfigError.ConfigError
+> => connectorLayer(Layer.scoped(MultiDbClient, Effect.flatMap(config, fromInput)))

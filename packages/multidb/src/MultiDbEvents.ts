@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, PubSub } from "effect"
+import { Context, type Effect, Layer, PubSub } from "effect"
 import type { MultiDbEvent } from "./MultiDbEvent.js"
 
 /**

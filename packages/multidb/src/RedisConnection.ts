@@ -59,7 +59,10 @@ export interface ConnectOptions {
 export class RedisConnector extends Context.Tag("@effect-redis/multidb/RedisConnector")<
   RedisConnector,
   {
-    readonly connect: (config: DatabaseConfig, options: ConnectOptions) => Effect.Effect<RedisConnection, never, Scope.Scope>
+    readonly connect: (
+      config: DatabaseConfig,
+      options: ConnectOptions
+    ) => Effect.Effect<RedisConnection, never, Scope.Scope>
   }
 >() {}
 

@@ -11,7 +11,8 @@ describe("MultiDbClient (in-memory, TestClock)", () => {
       expect(db("west").data.get("k")).toBeUndefined()
       expect(yield* client.commands.get("k")).toBe("v")
       expect(yield* activeId(client)).toBe("east")
-    }))
+    })
+  )
 
   it.scoped("fails over through three weights and back", () =>
     Effect.gen(function* () {
@@ -27,9 +28,12 @@ describe("MultiDbClient (in-memory, TestClock)", () => {
       yield* db("west").setBehaviour("up")
       yield* advance(120_000, 500)
       expect(yield* activeId(client)).toBe("east")
-      const switches = events.filter((e) => e._tag === "ActiveDatabaseChanged").map((e) => e._tag === "ActiveDatabaseChanged" ? `${e.oldDatabase}->${e.newDatabase}:${e.reason}` : "")
+      const switches = events
+        .filter((e) => e._tag === "ActiveDatabaseChanged")
+        .map((e) => (e._tag === "ActiveDatabaseChanged" ? `${e.oldDatabase}->${e.newDatabase}:${e.reason}` : ""))
       expect(switches[0]).toBe("east->west:automatic")
       expect(switches[1]).toBe("west->south:automatic")
       expect(switches.at(-1)).toMatch(/->east:fallback$/)
-    }))
+    })
+  )
 })

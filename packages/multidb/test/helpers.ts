@@ -1,8 +1,8 @@
 import { Effect, Fiber, Option, Stream, TestClock } from "effect"
-import type { MultiDbEvent } from "../src/MultiDbEvent.js"
 import * as InMemoryConnection from "../src/InMemoryConnection.js"
 import * as MultiDbClient from "../src/MultiDbClient.js"
 import type * as MultiDbConfig from "../src/MultiDbConfig.js"
+import type { MultiDbEvent } from "../src/MultiDbEvent.js"
 import { RedisConnector } from "../src/RedisConnection.js"
 
 /** Three in-memory databases, east 1.0, west 0.5, south 0.25, with fast, test-friendly options. */

@@ -216,7 +216,10 @@ export const make = (
             onStateChange: (from, to) =>
               Effect.gen(function* () {
                 yield* detector.reset
-                yield* Metric.set(Metric.tagged(Metrics.circuitState, "database", databaseConfig.id), circuitGaugeValue[to])
+                yield* Metric.set(
+                  Metric.tagged(Metrics.circuitState, "database", databaseConfig.id),
+                  circuitGaugeValue[to]
+                )
                 yield* publish(MultiDbEvent.CircuitStateChanged({ database: databaseConfig.id, from, to }))
                 yield* Queue.offer(signals, { _tag: "Reevaluate" })
                 if (to === "half-open" && ref.entry !== undefined) yield* forkCheck(ref.entry)
@@ -283,7 +286,10 @@ export const make = (
       yield* Ref.set(unavailable, Option.some(1))
       yield* publish(MultiDbEvent.AllDatabasesUnavailable({ attempt: 1, maxAttempts: config.failoverAttempts }))
       const tick = Effect.gen(function* () {
-        const attempt = yield* Ref.updateAndGet(unavailable, Option.map((n) => n + 1))
+        const attempt = yield* Ref.updateAndGet(
+          unavailable,
+          Option.map((n) => n + 1)
+        )
         if (Option.isSome(attempt) && attempt.value <= config.failoverAttempts + 1) {
           yield* publish(
             MultiDbEvent.AllDatabasesUnavailable({ attempt: attempt.value, maxAttempts: config.failoverAttempts })
@@ -292,11 +298,7 @@ export const make = (
       })
       yield* FiberHandle.run(
         unavailableTicker,
-        tick.pipe(
-          Effect.delay(config.failoverDelay),
-          Effect.repeat({ times: config.failoverAttempts }),
-          Effect.asVoid
-        )
+        tick.pipe(Effect.delay(config.failoverDelay), Effect.repeat({ times: config.failoverAttempts }), Effect.asVoid)
       )
     })
 
@@ -334,7 +336,10 @@ export const make = (
           return Effect.gen(function* () {
             const list = yield* Ref.get(entries)
             if (!list.includes(signal.entry)) {
-              return yield* Deferred.fail(signal.done, new UnhealthyDatabase({ database: signal.entry.id, cause: "it was removed" }))
+              return yield* Deferred.fail(
+                signal.done,
+                new UnhealthyDatabase({ database: signal.entry.id, cause: "it was removed" })
+              )
             }
             yield* switchTo(signal.entry, "manual")
             yield* Deferred.succeed(signal.done, undefined)
@@ -388,9 +393,7 @@ export const make = (
     const healthRound = Effect.flatMap(Ref.get(entries), (list) =>
       Effect.forEach(list, checkDatabase, { concurrency: "unbounded", discard: true })
     )
-    yield* Effect.forkScoped(
-      healthRound.pipe(Effect.delay(config.healthCheckInterval), Effect.forever)
-    )
+    yield* Effect.forkScoped(healthRound.pipe(Effect.delay(config.healthCheckInterval), Effect.forever))
     if (Duration.greaterThan(config.autoFallbackInterval, Duration.zero)) {
       yield* Effect.forkScoped(
         Queue.offer(signals, { _tag: "SelectBest", reason: "fallback" }).pipe(
@@ -456,7 +459,10 @@ export const make = (
         const entry = current.value
         return Effect.matchEffect(entry.connection.run(f), {
           onSuccess: (value) =>
-            Effect.as(Effect.zipRight(entry.detector.record("success"), Metric.increment(entry.outcomes.success)), value),
+            Effect.as(
+              Effect.zipRight(entry.detector.record("success"), Metric.increment(entry.outcomes.success)),
+              value
+            ),
           onFailure: (error) => onError(entry, error, command)
         })
       })
@@ -496,7 +502,10 @@ export const make = (
               ? () => rejectMemberLocal(command)
               : (...args: Array<unknown>) =>
                   execute(
-                    (client) => (client as unknown as Record<string, (...a: Array<unknown>) => Promise<unknown>>)[property]!(...args),
+                    (client) =>
+                      (client as unknown as Record<string, (...a: Array<unknown>) => Promise<unknown>>)[property]!(
+                        ...args
+                      ),
                     { command, readOnly }
                   )
             commandCache.set(property, fn)
@@ -538,7 +547,10 @@ export const make = (
         const entry = yield* requireEntry(id)
         const result = yield* runChecks(entry)
         if (!result.healthy) {
-          return yield* new UnhealthyDatabase({ database: id, ...(result.cause === undefined ? {} : { cause: result.cause }) })
+          return yield* new UnhealthyDatabase({
+            database: id,
+            ...(result.cause === undefined ? {} : { cause: result.cause })
+          })
         }
         if ((yield* entry.circuit.state) !== "closed") yield* entry.circuit.close
         const done = yield* Deferred.make<void, UnhealthyDatabase>()
@@ -549,7 +561,9 @@ export const make = (
     const addDatabase = (input: DatabaseConfig.Input, options?: { readonly skipInitialHealthCheck?: boolean }) =>
       Effect.gen(function* () {
         const databaseConfig = yield* DatabaseConfig.decode(input).pipe(
-          Effect.mapError((error) => new InvalidRequest({ reason: `invalid database config: ${formatParseError(error)}` }))
+          Effect.mapError(
+            (error) => new InvalidRequest({ reason: `invalid database config: ${formatParseError(error)}` })
+          )
         )
         const list = yield* Ref.get(entries)
         if (list.some((e) => e.id === databaseConfig.id)) {
@@ -616,10 +630,7 @@ export const make = (
       events: Stream.fromPubSub(events),
       activeDatabase,
       databases: snapshot,
-      activeChanges: active.changes.pipe(
-        Stream.map(Option.map((e) => e.id)),
-        Stream.changes
-      ),
+      activeChanges: active.changes.pipe(Stream.map(Option.map((e) => e.id)), Stream.changes),
       setActiveDatabase,
       addDatabase,
       removeDatabase,
@@ -629,4 +640,3 @@ export const make = (
     }
     return service
   })
-

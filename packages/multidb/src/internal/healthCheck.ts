@@ -42,9 +42,7 @@ const runOne = (check: HealthCheck, target: Target, defaults: Defaults): Effect.
     const probe = check.probe(target).pipe(
       Effect.map((ok) => (ok ? Option.none<string>() : Option.some("probe answered unhealthy"))),
       Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause)
-          ? Effect.interrupt
-          : Effect.succeed(Option.some(describe(Cause.squash(cause))))
+        Cause.isInterruptedOnly(cause) ? Effect.interrupt : Effect.succeed(Option.some(describe(Cause.squash(cause))))
       )
     )
     const next = probe.pipe(

@@ -3,7 +3,8 @@ import { createClient, type RedisClientOptions } from "redis"
 import type { DatabaseConfig } from "../DatabaseConfig.js"
 import type { ConnectOptions, RedisClient, RedisConnection } from "../RedisConnection.js"
 
-const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 50)
+const reconnectStrategy = (retries: number) =>
+  Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 50)
 
 export const clientOptions = (config: DatabaseConfig, options: ConnectOptions): RedisClientOptions => {
   const base = (config.clientOptions ?? {}) as RedisClientOptions
