@@ -5,6 +5,7 @@ export default defineProject({
   test: {
     name: "multidb",
     include: ["test/**/*.test.ts"],
+    globalSetup: ["../testkit/vitest.globalSetup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000
   }

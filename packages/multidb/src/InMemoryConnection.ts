@@ -116,6 +116,39 @@ const execute = (data: Map<string, string>, args: ReadonlyArray<unknown>): unkno
   }
 }
 
+const execNames = new Set(["exec", "execAsPipeline", "execTyped", "execAsPipelineTyped", "EXEC"])
+
+/** A MULTI / pipeline stand-in: queues commands and runs them in order on `exec`. */
+const fakeMulti = (run: (args: ReadonlyArray<unknown>) => Promise<unknown>) => {
+  const queue: Array<ReadonlyArray<unknown>> = []
+  const multi: unknown = new Proxy(
+    {},
+    {
+      get: (_, property) => {
+        if (typeof property !== "string" || property === "then") return undefined
+        if (execNames.has(property)) {
+          return async () => {
+            const replies: Array<unknown> = []
+            for (const args of queue) replies.push(await run(args))
+            return replies
+          }
+        }
+        if (property === "addCommand") {
+          return (args: ReadonlyArray<unknown>) => {
+            queue.push(args)
+            return multi
+          }
+        }
+        return (...args: Array<unknown>) => {
+          queue.push([property, ...args])
+          return multi
+        }
+      }
+    }
+  )
+  return multi
+}
+
 const fakeClient = (state: State): RedisConnection.RedisClient => {
   const run = (args: ReadonlyArray<unknown>) => {
     if (state.failWith !== undefined) return Promise.reject(state.failWith)
@@ -131,6 +164,8 @@ const fakeClient = (state: State): RedisConnection.RedisClient => {
     {
       get: (_, property) => {
         if (property === "sendCommand") return (args: ReadonlyArray<unknown>) => run(args)
+        if (property === "multi") return () => fakeMulti(run)
+        if (property === "watch" || property === "unwatch") return () => Promise.resolve("OK")
         if (typeof property !== "string" || property === "then") return undefined
         return (...args: Array<unknown>) => run([property, ...args])
       }
@@ -167,6 +202,7 @@ const connection = (
       const result: RedisConnection.RedisConnection = {
         database: config.id,
         run,
+        runIsolated: run,
         health: {
           run,
           ping: gate(

@@ -50,6 +50,29 @@ export type Commands = {
 }
 
 /**
+ * A node-redis MULTI / pipeline builder.
+ *
+ * @since 0.1.0
+ */
+export type Multi = ReturnType<RedisConnection.RedisClient["multi"]>
+
+/**
+ * What a pipeline or transaction builder returns: a node-redis MULTI with commands queued.
+ *
+ * @since 0.1.0
+ */
+export interface Batch {
+  readonly execTyped: (execAsPipeline?: boolean) => Promise<unknown>
+}
+
+/**
+ * The replies of a batch, typed by node-redis.
+ *
+ * @since 0.1.0
+ */
+export type BatchReplies<M extends Batch> = Awaited<ReturnType<M["execTyped"]>>
+
+/**
  * The client service.
  *
  * @since 0.1.0
@@ -64,6 +87,21 @@ export interface MultiDbClient {
   readonly commands: Commands
   /** A raw command: `sendCommand(["GET", "k"])`. */
   readonly sendCommand: (args: ReadonlyArray<string | Buffer>) => Effect.Effect<unknown, MultiDbError>
+  /**
+   * Sends a batch of commands together to the active database; replies typed as node-redis types them. On a
+   * connection failure the whole batch is retried only when every command only reads, when it provably was not sent,
+   * or with `retryWrites`.
+   */
+  readonly pipeline: <M extends Batch>(build: (pipeline: Multi) => M) => Effect.Effect<BatchReplies<M>, MultiDbError>
+  /**
+   * MULTI / EXEC on the active database, applied all or nothing. With `watch`, the keys are watched on a connection
+   * of its own first; `build` may read through the `client` it is given (that same connection); a change to a watched
+   * key fails with `TransactionAborted`.
+   */
+  readonly transaction: <M extends Batch>(
+    build: (transaction: Multi, client: RedisConnection.RedisClient) => M | Promise<M>,
+    options?: { readonly watch?: ReadonlyArray<string> }
+  ) => Effect.Effect<BatchReplies<M>, MultiDbError>
   /** Every event from the moment the stream starts. */
   readonly events: Stream.Stream<MultiDbEvent>
   /** The active database, or none while no database is available. */

@@ -40,47 +40,66 @@ const Databases = Schema.NonEmptyArray(DatabaseConfig.FromInput).pipe(
  *
  * @since 0.1.0
  */
-export class MultiDbConfig extends Schema.Class<MultiDbConfig>("MultiDbConfig")({
-  databases: Databases,
-  /** Sliding window of the failure detector. */
-  failuresDetectionWindow: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(2) }),
-  /** Failures needed in the window to trip. */
-  minNumFailures: Schema.optionalWith(IntAtLeast(1), { default: () => 1000 }),
-  /** failures / (failures + successes) needed in the window to trip. */
-  failureRateThreshold: Schema.optionalWith(Fraction, { default: () => 0.1 }),
-  /** Retries of one command: exponential with jitter from `base`, capped at `cap`, at most `retries` times. */
-  commandRetry: Schema.optionalWith(CommandRetry, {
-    default: () => ({ base: Duration.millis(10), cap: Duration.seconds(1), retries: 10 })
-  }),
-  /** Retry commands that may have executed (writes) too; off by default so nothing is applied twice unknowingly. */
-  retryWrites: Schema.optionalWith(Schema.Boolean, { default: () => false }),
-  /** Bound on one command (node-redis command timeout). */
-  commandTimeout: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(2) }),
-  /** Bound on opening a connection. */
-  connectTimeout: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(2) }),
-  /** How many failover attempts report "no healthy database" as temporary. */
-  failoverAttempts: Schema.optionalWith(IntAtLeast(0), { default: () => 10 }),
-  /** Time between failover attempts. */
-  failoverDelay: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(12) }),
-  /** How often to fail back to a higher-weighted healthy database; zero disables. */
-  autoFallbackInterval: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(30) }),
-  /** Between health-check rounds. */
-  healthCheckInterval: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(5) }),
-  /** Probes per check. */
-  healthCheckProbes: Schema.optionalWith(IntAtLeast(1), { default: () => 3 }),
-  /** Pause between probes. */
-  healthCheckProbesDelay: Schema.optionalWith(DurationInput, { default: () => Duration.millis(500) }),
-  /** Bound on one whole check. */
-  healthCheckTimeout: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(3) }),
-  /** How many probes must pass. */
-  healthCheckPolicy: Schema.optionalWith(Policy, { default: () => "majority" as const }),
-  /** The checks; all must pass. */
-  healthChecks: Schema.optionalWith(Schema.Array(HealthCheckSchema), { default: () => [HealthCheck.ping] }),
-  /** How many databases must be healthy for the client to start. */
-  initialHealthCheckPolicy: Schema.optionalWith(Schema.Literal("all", "majority", "one"), {
-    default: () => "majority" as const
-  })
-}) {}
+export class MultiDbConfig extends Schema.Class<MultiDbConfig>("MultiDbConfig")(
+  Schema.Struct({
+    databases: Databases,
+    /** Sliding window of the failure detector. */
+    failuresDetectionWindow: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(2) }),
+    /** Failures needed in the window to trip. */
+    minNumFailures: Schema.optionalWith(IntAtLeast(1), { default: () => 1000 }),
+    /** failures / (failures + successes) needed in the window to trip. */
+    failureRateThreshold: Schema.optionalWith(Fraction, { default: () => 0.1 }),
+    /** Retries of one command: exponential with jitter from `base`, capped at `cap`, at most `retries` times. */
+    commandRetry: Schema.optionalWith(CommandRetry, {
+      default: () => ({ base: Duration.millis(10), cap: Duration.seconds(1), retries: 10 })
+    }),
+    /** Retry commands that may have executed (writes) too; off by default so nothing is applied twice unknowingly. */
+    retryWrites: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+    /** Bound on one command (node-redis command timeout). */
+    commandTimeout: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(2) }),
+    /** Bound on opening a connection. */
+    connectTimeout: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(2) }),
+    /** How many failover attempts report "no healthy database" as temporary. */
+    failoverAttempts: Schema.optionalWith(IntAtLeast(0), { default: () => 10 }),
+    /** Time between failover attempts. */
+    failoverDelay: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(12) }),
+    /** How often to fail back to a higher-weighted healthy database; zero disables. */
+    autoFallbackInterval: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(30) }),
+    /** Between health-check rounds. */
+    healthCheckInterval: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(5) }),
+    /** Probes per check. */
+    healthCheckProbes: Schema.optionalWith(IntAtLeast(1), { default: () => 3 }),
+    /** Pause between probes. */
+    healthCheckProbesDelay: Schema.optionalWith(DurationInput, { default: () => Duration.millis(500) }),
+    /** Bound on one whole check. */
+    healthCheckTimeout: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(3) }),
+    /** How many probes must pass. */
+    healthCheckPolicy: Schema.optionalWith(Policy, { default: () => "majority" as const }),
+    /** The checks; all must pass. */
+    healthChecks: Schema.optionalWith(Schema.Array(HealthCheckSchema), { default: () => [HealthCheck.ping] }),
+    /** How many databases must be healthy for the client to start. */
+    initialHealthCheckPolicy: Schema.optionalWith(Schema.Literal("all", "majority", "one"), {
+      default: () => "majority" as const
+    })
+  }).pipe(
+    Schema.filter((config) => {
+      const needed =
+        config.healthCheckPolicy === "all"
+          ? config.healthCheckProbes
+          : config.healthCheckPolicy === "majority"
+            ? Math.floor(config.healthCheckProbes / 2) + 1
+            : 1
+      const least = Duration.times(config.healthCheckProbesDelay, needed - 1)
+      if (Duration.lessThanOrEqualTo(config.healthCheckTimeout, least)) {
+        return {
+          path: ["healthCheckTimeout"],
+          message: `healthCheckTimeout (${Duration.format(config.healthCheckTimeout)}) leaves no time for a healthy verdict: policy "${config.healthCheckPolicy}" needs ${needed} passing probes ${Duration.format(config.healthCheckProbesDelay)} apart`
+        }
+      }
+      return true
+    })
+  )
+) {}
 
 /**
  * The plain form of a configuration, as an application writes it.

@@ -36,6 +36,10 @@ export interface RedisConnection {
   readonly database: string
   /** Runs one node-redis call (a command or a batch) on the command connection. Errors are node-redis' own. */
   readonly run: <A>(f: (client: RedisClient) => Promise<A>) => Effect.Effect<A, unknown>
+  /**
+   * Runs a call on a connection of its own, held for the whole call (WATCH / MULTI / EXEC need one), closed after.
+   */
+  readonly runIsolated: <A>(f: (client: RedisClient) => Promise<A>) => Effect.Effect<A, unknown>
   readonly health: HealthConnection
 }
 

@@ -10,6 +10,13 @@ import {
 } from "redis"
 import type { Classification } from "../ErrorClassifier.js"
 
+/** A command got no reply within the command timeout (it may still run on the server). */
+export class CommandTimeoutError extends Error {
+  constructor(readonly timeoutMillis: number) {
+    super(`no reply within the command timeout (${timeoutMillis} ms)`)
+  }
+}
+
 const unavailableReplies = ["LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY"]
 
 const neverSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"])
@@ -33,6 +40,7 @@ const messageOf = (error: unknown): string =>
 
 export const classify = (error: unknown): Classification => {
   if (error instanceof WatchError) return { _tag: "WatchConflict" }
+  if (error instanceof CommandTimeoutError) return { _tag: "Unavailable", mayHaveExecuted: true, reason: error.message }
   if (error instanceof ErrorReply) {
     const reply = error.message
     const code = reply.split(" ", 1)[0] ?? ""

@@ -24,7 +24,7 @@ import * as ErrorClassifier from "../ErrorClassifier.js"
 import * as FailoverStrategy from "../FailoverStrategy.js"
 import * as FailureDetector from "../FailureDetector.js"
 import * as HealthCheck from "../HealthCheck.js"
-import type { ExecuteOptions, MultiDbClient as Service } from "../MultiDbClient.js"
+import type { Batch, BatchReplies, ExecuteOptions, Multi, MultiDbClient as Service } from "../MultiDbClient.js"
 import type { MultiDbConfig } from "../MultiDbConfig.js"
 import {
   DatabaseNotFound,
@@ -453,11 +453,11 @@ export const make = (
       }
     }
 
-    const attempt = <A>(f: (client: RedisConnection.RedisClient) => Promise<A>, command: string) =>
+    const attempt = <A>(f: (client: RedisConnection.RedisClient) => Promise<A>, command: string, isolated: boolean) =>
       Effect.flatMap(SubscriptionRef.get(active), (current): Effect.Effect<A, MultiDbError> => {
         if (Option.isNone(current)) return unavailableError
         const entry = current.value
-        return Effect.matchEffect(entry.connection.run(f), {
+        return Effect.matchEffect(isolated ? entry.connection.runIsolated(f) : entry.connection.run(f), {
           onSuccess: (value) =>
             Effect.as(
               Effect.zipRight(entry.detector.record("success"), Metric.increment(entry.outcomes.success)),
@@ -467,19 +467,26 @@ export const make = (
         })
       })
 
-    const execute = <A>(
+    const run = <A>(
       f: (client: RedisConnection.RedisClient) => Promise<A>,
-      options?: ExecuteOptions
+      options: ExecuteOptions | undefined,
+      isolated: boolean
     ): Effect.Effect<A, MultiDbError> => {
       const command = options?.command ?? "EXECUTE"
       const retryAnything = config.retryWrites || options?.readOnly === true
       const retryable = (error: MultiDbError) =>
         error._tag === "RedisConnectionError" && (retryAnything || !error.mayHaveExecuted)
-      const first = attempt(f, command)
+      const first = attempt(f, command, isolated)
       return Effect.catchIf(first, retryable, () =>
-        Effect.retry(attempt(f, command), { schedule: retrySchedule, while: retryable })
+        Effect.retry(attempt(f, command, isolated), { schedule: retrySchedule, while: retryable })
       )
     }
+
+    const execute = <A>(f: (client: RedisConnection.RedisClient) => Promise<A>, options?: ExecuteOptions) =>
+      run(f, options, false)
+
+    const executeIsolated = <A>(f: (client: RedisConnection.RedisClient) => Promise<A>, options?: ExecuteOptions) =>
+      run(f, options, true)
 
     const rejectMemberLocal = (command: string) =>
       Effect.fail(
@@ -524,6 +531,84 @@ export const make = (
         readOnly: readOnlyCommands.has(command)
       })
     }
+
+    // ---- pipelines and transactions ------------------------------------------------------------------------------
+
+    /** Runs a builder on a stand-in MULTI to learn the command names it queues. */
+    const batchCommands = (build: (multi: Multi) => unknown): Array<string> => {
+      const names: Array<string> = []
+      const stub: unknown = new Proxy(
+        {},
+        {
+          get: (_, property) => {
+            if (typeof property !== "string" || property === "then") return undefined
+            return (...args: Array<unknown>) => {
+              if (property === "addCommand")
+                names.push(String((args[0] as ReadonlyArray<unknown>)?.[0] ?? "").toUpperCase())
+              else names.push(commandName(property))
+              return stub
+            }
+          }
+        }
+      )
+      try {
+        build(stub as Multi)
+      } catch {
+        // a builder that reads real values cannot be dry-run: treat it as a write
+        names.push("UNKNOWN")
+      }
+      return names
+    }
+
+    const checkBatch = (names: ReadonlyArray<string>, kind: string) => {
+      const local = names.find((n) => memberLocalCommands.has(n.replace(/_/g, ".")))
+      if (local !== undefined) return Option.some(rejectMemberLocal(local))
+      if (names.length === 0) {
+        return Option.some(Effect.fail(new InvalidRequest({ reason: `${kind} has no commands` })))
+      }
+      return Option.none()
+    }
+
+    const pipeline = <M extends Batch>(build: (multi: Multi) => M): Effect.Effect<BatchReplies<M>, MultiDbError> =>
+      Effect.suspend(() => {
+        const names = batchCommands(build)
+        const invalid = checkBatch(names, "pipeline")
+        if (Option.isSome(invalid)) return invalid.value
+        return execute((client) => build(client.multi()).execTyped(true) as Promise<BatchReplies<M>>, {
+          command: `PIPELINE(${names.join(",")})`,
+          readOnly: names.every((n) => readOnlyCommands.has(n))
+        })
+      })
+
+    const transaction = <M extends Batch>(
+      build: (multi: Multi, client: RedisConnection.RedisClient) => M | Promise<M>,
+      options?: { readonly watch?: ReadonlyArray<string> }
+    ): Effect.Effect<BatchReplies<M>, MultiDbError> =>
+      Effect.suspend(() => {
+        const watch = options?.watch ?? []
+        const names = watch.length === 0 ? batchCommands((multi) => build(multi, undefined as never)) : ["UNKNOWN"]
+        const invalid = watch.length === 0 ? checkBatch(names, "transaction") : Option.none()
+        if (Option.isSome(invalid)) return invalid.value
+        const command = watch.length === 0 ? `MULTI(${names.join(",")})` : "MULTI"
+        const readOnly = names.every((n) => readOnlyCommands.has(n))
+        const result =
+          watch.length === 0
+            ? execute(
+                async (client) => (await build(client.multi(), client)).execTyped(false) as Promise<BatchReplies<M>>,
+                { command, readOnly }
+              )
+            : executeIsolated(
+                async (client) => {
+                  await client.watch([...watch])
+                  const multi = await build(client.multi(), client)
+                  return multi.execTyped(false) as Promise<BatchReplies<M>>
+                },
+                { command, readOnly: false }
+              )
+        return Effect.catchTag(result, "TransactionAborted", (error) =>
+          Effect.fail(new TransactionAborted({ database: error.database, watched: watch }))
+        )
+      })
 
     // ---- runtime management --------------------------------------------------------------------------------------
 
@@ -627,6 +712,8 @@ export const make = (
       execute,
       commands,
       sendCommand,
+      pipeline,
+      transaction,
       events: Stream.fromPubSub(events),
       activeDatabase,
       databases: snapshot,

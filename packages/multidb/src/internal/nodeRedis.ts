@@ -1,7 +1,8 @@
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Schedule } from "effect"
 import { createClient, type RedisClientOptions } from "redis"
 import type { DatabaseConfig } from "../DatabaseConfig.js"
 import type { ConnectOptions, RedisClient, RedisConnection } from "../RedisConnection.js"
+import { CommandTimeoutError } from "./classify.js"
 
 const reconnectStrategy = (retries: number) =>
   Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 50)
@@ -22,12 +23,23 @@ export const clientOptions = (config: DatabaseConfig, options: ConnectOptions): 
   }
 }
 
+interface Opened {
+  readonly client: RedisClient
+  /** Settles when the first connection attempt ends: ready, or its first error. */
+  readonly firstAttempt: Promise<void>
+}
+
 const open = (options: RedisClientOptions, onLost: (() => void) | undefined) =>
   Effect.acquireRelease(
-    Effect.sync(() => {
+    Effect.sync((): Opened => {
       const client = createClient(options) as unknown as RedisClient
       let ready = false
+      let settle: () => void = () => {}
+      const firstAttempt = new Promise<void>((resolve) => {
+        settle = resolve
+      })
       client.on("error", () => {
+        settle()
         if (ready) {
           ready = false
           onLost?.()
@@ -38,11 +50,12 @@ const open = (options: RedisClientOptions, onLost: (() => void) | undefined) =>
       })
       client.on("ready", () => {
         ready = true
+        settle()
       })
       client.connect().catch(() => {})
-      return client
+      return { client, firstAttempt }
     }),
-    (client) =>
+    ({ client }) =>
       Effect.sync(() => {
         try {
           client.destroy()
@@ -52,20 +65,118 @@ const open = (options: RedisClientOptions, onLost: (() => void) | undefined) =>
       })
   )
 
+interface Pending {
+  readonly deadline: number
+  settled: boolean
+  readonly timeout: () => void
+}
+
+/**
+ * node-redis' own command timeout only covers the wait to be written, not the wait for the reply, so a frozen server
+ * would hold a command forever. Calls are tracked with a deadline, and one sweeper fiber per database fails the
+ * overdue ones: per call the cost is a set insertion, not a timer.
+ */
+const deadlines = (timeout: Duration.Duration) =>
+  Effect.gen(function* () {
+    const timeoutMillis = Duration.toMillis(timeout)
+    const pending = new Set<Pending>()
+    const resolution = Math.min(100, Math.max(5, timeoutMillis / 10))
+    yield* Effect.forkScoped(
+      Effect.clockWith((clock) =>
+        Effect.sync(() => {
+          if (pending.size === 0) return
+          const now = clock.unsafeCurrentTimeMillis()
+          for (const entry of pending) {
+            if (entry.deadline <= now) {
+              pending.delete(entry)
+              entry.settled = true
+              entry.timeout()
+            }
+          }
+        })
+      ).pipe(Effect.repeat(Schedule.spaced(resolution)))
+    )
+    return <A>(client: RedisClient, f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
+      Effect.clockWith((clock) =>
+        Effect.async<A, unknown>((resume) => {
+          const entry: Pending = {
+            deadline: clock.unsafeCurrentTimeMillis() + timeoutMillis,
+            settled: false,
+            timeout: () => resume(Effect.fail(new CommandTimeoutError(timeoutMillis)))
+          }
+          pending.add(entry)
+          let promise: Promise<A>
+          try {
+            promise = f(client)
+          } catch (error) {
+            promise = Promise.reject(error)
+          }
+          promise.then(
+            (value) => {
+              if (entry.settled) return
+              entry.settled = true
+              pending.delete(entry)
+              resume(Effect.succeed(value))
+            },
+            (error) => {
+              if (entry.settled) return
+              entry.settled = true
+              pending.delete(entry)
+              resume(Effect.fail(error))
+            }
+          )
+          return Effect.sync(() => {
+            entry.settled = true
+            pending.delete(entry)
+          })
+        })
+      )
+  })
+
 export const connect = (config: DatabaseConfig, options: ConnectOptions) =>
   Effect.gen(function* () {
+    const withDeadline = yield* deadlines(options.commandTimeout)
     const redisOptions = clientOptions(config, options)
-    const client = yield* open(redisOptions, options.onConnectionLost)
-    const healthClient = yield* open(redisOptions, undefined)
+    const { client } = yield* open(redisOptions, options.onConnectionLost)
+    const { client: healthClient, firstAttempt } = yield* open(redisOptions, undefined)
+    /** PING; while the first connection attempt is still under way, wait for it instead of failing as offline. */
+    const ping = withDeadline(healthClient, async (c) => {
+      if (!c.isReady) await firstAttempt
+      await c.ping()
+    })
     const run =
       (target: RedisClient) =>
       <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
-        Effect.tryPromise({ try: () => f(target), catch: (error) => error })
+        withDeadline(target, f)
+    const runIsolated = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
+      Effect.acquireUseRelease(
+        Effect.tryPromise({
+          try: async () => {
+            const isolated = client.duplicate({
+              socket: { ...redisOptions.socket, reconnectStrategy: false }
+            } as RedisClientOptions) as unknown as RedisClient
+            isolated.on("error", () => {})
+            await isolated.connect()
+            return isolated
+          },
+          catch: (error) => error
+        }),
+        (isolated) => withDeadline(isolated, f),
+        (isolated) =>
+          Effect.sync(() => {
+            try {
+              isolated.destroy()
+            } catch {
+              // already closed
+            }
+          })
+      )
     const connection: RedisConnection = {
       database: config.id,
       run: run(client),
+      runIsolated,
       health: {
-        ping: Effect.tryPromise({ try: () => healthClient.ping(), catch: (error) => error }),
+        ping,
         run: run(healthClient)
       }
     }
