@@ -77,11 +77,46 @@ interface State {
   open: number
   readonly data: Map<string, string>
   readonly lostListeners: Set<() => void>
+  readonly subscriptions: Set<InMemorySubscription>
 }
 
-const execute = (data: Map<string, string>, args: ReadonlyArray<unknown>): unknown => {
+interface InMemorySubscription {
+  readonly kind: RedisConnection.SubscriptionKind
+  readonly name: string
+  readonly listener: (message: string, channel: string) => void
+}
+
+const globToRegExp = (pattern: string) =>
+  new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`
+  )
+
+const deliver = (state: State, kind: "channel" | "shard", channel: string, message: string) => {
+  let receivers = 0
+  for (const sub of state.subscriptions) {
+    const matches =
+      sub.kind === "pattern"
+        ? kind === "channel" && globToRegExp(sub.name).test(channel)
+        : sub.kind === kind && sub.name === channel
+    if (matches) {
+      receivers++
+      sub.listener(message, channel)
+    }
+  }
+  return receivers
+}
+
+const execute = (state: State, args: ReadonlyArray<unknown>): unknown => {
+  const data = state.data
   const [name, ...rest] = args.map((a) => (Buffer.isBuffer(a) ? a.toString() : String(a)))
   switch (name?.toUpperCase()) {
+    case "PUBLISH":
+      return deliver(state, "channel", rest[0]!, rest[1]!)
+    case "SPUBLISH":
+      return deliver(state, "shard", rest[0]!, rest[1]!)
     case "PING":
       return rest[0] ?? "PONG"
     case "ECHO":
@@ -154,7 +189,7 @@ const fakeClient = (state: State): RedisConnection.RedisClient => {
     if (state.failWith !== undefined) return Promise.reject(state.failWith)
     state.served++
     try {
-      return Promise.resolve(execute(state.data, args))
+      return Promise.resolve(execute(state, args))
     } catch (error) {
       return Promise.reject(error)
     }
@@ -203,6 +238,41 @@ const connection = (
         database: config.id,
         run,
         runIsolated: run,
+        subscriber: Effect.acquireRelease(
+          gate(
+            Effect.sync(() => {
+              const mine = new Set<InMemorySubscription>()
+              state.open++
+              const subscriber: RedisConnection.Subscriber = {
+                subscribe: (kind, name, listener) =>
+                  gate(
+                    Effect.sync(() => {
+                      const sub = { kind, name, listener }
+                      mine.add(sub)
+                      state.subscriptions.add(sub)
+                    })
+                  ),
+                unsubscribe: (kind, name) =>
+                  gate(
+                    Effect.sync(() => {
+                      for (const sub of mine) {
+                        if (sub.kind === kind && sub.name === name) {
+                          mine.delete(sub)
+                          state.subscriptions.delete(sub)
+                        }
+                      }
+                    })
+                  )
+              }
+              return { subscriber, mine }
+            })
+          ),
+          ({ mine }) =>
+            Effect.sync(() => {
+              state.open--
+              for (const sub of mine) state.subscriptions.delete(sub)
+            })
+        ).pipe(Effect.map(({ subscriber }) => subscriber)),
         health: {
           run,
           ping: gate(
@@ -241,7 +311,8 @@ export const make = Effect.gen(function* () {
         pings: 0,
         open: 0,
         data: new Map(),
-        lostListeners: new Set()
+        lostListeners: new Set(),
+        subscriptions: new Set()
       }
       map.set(id, state)
     }

@@ -50,6 +50,19 @@ export type Commands = {
 }
 
 /**
+ * A pub/sub message, with the database it came from.
+ *
+ * @since 0.1.0
+ */
+export interface Message {
+  readonly channel: string
+  readonly message: string
+  /** The pattern that matched, for `pSubscribe`. */
+  readonly pattern?: string
+  readonly database: string
+}
+
+/**
  * A node-redis MULTI / pipeline builder.
  *
  * @since 0.1.0
@@ -102,6 +115,16 @@ export interface MultiDbClient {
     build: (transaction: Multi, client: RedisConnection.RedisClient) => M | Promise<M>,
     options?: { readonly watch?: ReadonlyArray<string> }
   ) => Effect.Effect<BatchReplies<M>, MultiDbError>
+  /**
+   * Messages of the given channels. The subscription follows the active database across failovers (subscribed on
+   * the new database first, then dropped on the old); messages published during the switch can be lost. Stopping
+   * the stream unsubscribes.
+   */
+  readonly subscribe: (channels: ReadonlyArray<string>) => Stream.Stream<Message, MultiDbError>
+  /** Like `subscribe`, for PSUBSCRIBE patterns (`news.*`); `pattern` is set on each message. */
+  readonly pSubscribe: (patterns: ReadonlyArray<string>) => Stream.Stream<Message, MultiDbError>
+  /** Like `subscribe`, for SSUBSCRIBE shard channels. */
+  readonly sSubscribe: (shardChannels: ReadonlyArray<string>) => Stream.Stream<Message, MultiDbError>
   /** Every event from the moment the stream starts. */
   readonly events: Stream.Stream<MultiDbEvent>
   /** The active database, or none while no database is available. */

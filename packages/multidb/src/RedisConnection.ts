@@ -41,6 +41,29 @@ export interface RedisConnection {
    */
   readonly runIsolated: <A>(f: (client: RedisClient) => Promise<A>) => Effect.Effect<A, unknown>
   readonly health: HealthConnection
+  /** Opens a dedicated pub/sub connection to the database, closed with the scope. */
+  readonly subscriber: Effect.Effect<Subscriber, unknown, Scope.Scope>
+}
+
+/**
+ * What a subscription listens to: channels (SUBSCRIBE), patterns (PSUBSCRIBE) or shard channels (SSUBSCRIBE).
+ *
+ * @since 0.1.0
+ */
+export type SubscriptionKind = "channel" | "pattern" | "shard"
+
+/**
+ * A pub/sub connection.
+ *
+ * @since 0.1.0
+ */
+export interface Subscriber {
+  readonly subscribe: (
+    kind: SubscriptionKind,
+    name: string,
+    listener: (message: string, channel: string) => void
+  ) => Effect.Effect<void, unknown>
+  readonly unsubscribe: (kind: SubscriptionKind, name: string) => Effect.Effect<void, unknown>
 }
 
 /**

@@ -43,6 +43,7 @@ import * as MultiDbEvents from "../MultiDbEvents.js"
 import * as Metrics from "../MultiDbMetrics.js"
 import * as RedisConnection from "../RedisConnection.js"
 import { commandName, memberLocalCommands, readOnlyCommands } from "./commands.js"
+import * as PubSubManager from "./pubsub.js"
 
 /** One database inside the client. */
 interface Entry {
@@ -706,6 +707,12 @@ export const make = (
         return Ref.update(healthChecks, (checks) => [...checks, check])
       })
 
+    const pubsub = yield* PubSubManager.make(active, retrySchedule)
+    const subscribeTo = (kind: RedisConnection.SubscriptionKind) => (names: ReadonlyArray<string>) =>
+      names.length === 0
+        ? Stream.fail(new InvalidRequest({ reason: "subscribe needs at least one channel or pattern" }))
+        : pubsub.subscribe(kind, names)
+
     const activeDatabase = Effect.map(snapshot, (infos) => Option.fromNullable(infos.find((i) => i.active)))
 
     const service: Service = {
@@ -714,6 +721,9 @@ export const make = (
       sendCommand,
       pipeline,
       transaction,
+      subscribe: subscribeTo("channel"),
+      pSubscribe: subscribeTo("pattern"),
+      sSubscribe: subscribeTo("shard"),
       events: Stream.fromPubSub(events),
       activeDatabase,
       databases: snapshot,

@@ -1,7 +1,7 @@
 import { Duration, Effect, Schedule } from "effect"
 import { createClient, type RedisClientOptions } from "redis"
 import type { DatabaseConfig } from "../DatabaseConfig.js"
-import type { ConnectOptions, RedisClient, RedisConnection } from "../RedisConnection.js"
+import type { ConnectOptions, RedisClient, RedisConnection, Subscriber, SubscriptionKind } from "../RedisConnection.js"
 import { CommandTimeoutError } from "./classify.js"
 
 const reconnectStrategy = (retries: number) =>
@@ -21,6 +21,12 @@ export const clientOptions = (config: DatabaseConfig, options: ConnectOptions): 
       ...socket
     } as RedisClientOptions["socket"]
   }
+}
+
+const pubSubMethods: Record<SubscriptionKind, readonly [string, string]> = {
+  channel: ["subscribe", "unsubscribe"],
+  pattern: ["pSubscribe", "pUnsubscribe"],
+  shard: ["sSubscribe", "sUnsubscribe"]
 }
 
 interface Opened {
@@ -171,7 +177,50 @@ export const connect = (config: DatabaseConfig, options: ConnectOptions) =>
             }
           })
       )
+    const subscriber = Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          let connected = false
+          const sub = client.duplicate({
+            socket: {
+              ...redisOptions.socket,
+              // give up at once while connecting for the first time; afterwards reconnect (and resubscribe) as usual
+              reconnectStrategy: (retries: number) => (connected ? reconnectStrategy(retries) : false)
+            }
+          } as RedisClientOptions) as unknown as RedisClient
+          sub.on("error", () => {})
+          await sub.connect()
+          connected = true
+          return sub
+        },
+        catch: (error) => error
+      }),
+      (sub) =>
+        Effect.sync(() => {
+          try {
+            sub.destroy()
+          } catch {
+            // already closed
+          }
+        })
+    ).pipe(
+      Effect.map((sub): Subscriber => {
+        return {
+          subscribe: (kind, name, listener) =>
+            withDeadline(sub, (c) =>
+              (c as unknown as Record<string, (n: string, l: (m: string, ch: string) => void) => Promise<void>>)[
+                pubSubMethods[kind][0]
+              ]!(name, listener)
+            ),
+          unsubscribe: (kind, name) =>
+            withDeadline(sub, (c) =>
+              (c as unknown as Record<string, (n: string) => Promise<void>>)[pubSubMethods[kind][1]]!(name)
+            )
+        }
+      })
+    )
     const connection: RedisConnection = {
+      subscriber,
       database: config.id,
       run: run(client),
       runIsolated,
