@@ -1,12 +1,16 @@
-import { RedisServer } from "@effect-redis/testkit"
 import { describe, expect, it } from "@effect/vitest"
+import { RedisServer } from "@effect-redis/testkit"
 import { Chunk, Deferred, Effect, Fiber, Stream } from "effect"
 import { createClient } from "redis"
 import * as MultiDbClient from "../src/MultiDbClient.js"
 import { layer as nodeRedisLayer } from "../src/RedisConnection.js"
 import { activeId, waitFor } from "./integration.helpers.js"
 
-const twoDatabases = (east: RedisServer.Service, west: RedisServer.Service, extra: Partial<Parameters<typeof MultiDbClient.fromInput>[0]> = {}) =>
+const twoDatabases = (
+  east: RedisServer.Service,
+  west: RedisServer.Service,
+  extra: Partial<Parameters<typeof MultiDbClient.fromInput>[0]> = {}
+) =>
   MultiDbClient.fromInput({
     databases: [
       { id: "east", url: east.url, weight: 1 },
@@ -40,7 +44,8 @@ describe("pipelines", () => {
       expect(replies).toEqual(["OK", 2, "2"])
       const direct = yield* plainClient(east.url)
       expect(yield* Effect.promise(() => direct.get("a"))).toBe("2")
-    }))
+    })
+  )
 
   it.scopedLive("a read-only pipeline is retried on the next database when the active one dies", () =>
     Effect.gen(function* () {
@@ -52,7 +57,8 @@ describe("pipelines", () => {
       yield* east.kill
       const replies = yield* redis.pipeline((p) => p.get("r").exists("r"))
       expect(replies).toEqual(["west", 1])
-    }))
+    })
+  )
 
   it.scopedLive("a write pipeline cut by a hang surfaces mayHaveExecuted instead of being replayed", () =>
     Effect.gen(function* () {
@@ -63,9 +69,13 @@ describe("pipelines", () => {
       yield* east.stop
       const error = yield* Effect.flip(redis.pipeline((p) => p.set("w", "1").incr("n")))
       expect(error).toMatchObject({ _tag: "RedisConnectionError", mayHaveExecuted: true })
-      yield* waitFor("failover", Effect.map(activeId(redis), (id) => id === "west"))
+      yield* waitFor(
+        "failover",
+        Effect.map(activeId(redis), (id) => id === "west")
+      )
       expect(yield* redis.commands.get("w")).toBeNull()
-    }))
+    })
+  )
 
   it.scopedLive("HIMPORT commands are refused with a reason, in commands and pipelines", () =>
     Effect.gen(function* () {
@@ -79,7 +89,8 @@ describe("pipelines", () => {
         redis.pipeline((p) => p.addCommand(["HIMPORT.SET", "k", "f", "v"]) as unknown as typeof p)
       )
       expect(batched._tag).toBe("InvalidRequest")
-    }))
+    })
+  )
 })
 
 describe("transactions", () => {
@@ -90,7 +101,8 @@ describe("transactions", () => {
       const redis = yield* twoDatabases(east, west)
       const replies = yield* redis.transaction((tx) => tx.set("t", "1").incrBy("t", 4))
       expect(replies).toEqual(["OK", 5])
-    }))
+    })
+  )
 
   it.scopedLive("a watched key changed by another client aborts the transaction without tripping anything", () =>
     Effect.gen(function* () {
@@ -113,27 +125,31 @@ describe("transactions", () => {
       expect(yield* redis.commands.get("balance")).toBe("0")
       const databases = yield* redis.databases
       expect(databases.map((d) => d.circuit)).toEqual(["closed", "closed"])
-    }))
+    })
+  )
 
-  it.scopedLive("killed between WATCH and EXEC: EXEC provably never ran, so the whole transaction runs on the next database", () =>
-    Effect.gen(function* () {
-      const east = yield* RedisServer.make()
-      const west = yield* RedisServer.make()
-      const redis = yield* twoDatabases(east, west)
-      let attempts = 0
-      const replies = yield* redis.transaction(
-        async (tx) => {
-          attempts++
-          if (attempts === 1) await Effect.runPromise(east.kill)
-          return tx.set("x", "1").set("y", "2")
-        },
-        { watch: ["x"] }
-      )
-      expect(replies).toEqual(["OK", "OK"])
-      expect(attempts).toBeGreaterThanOrEqual(2)
-      const westClient = yield* plainClient(west.url)
-      expect(yield* Effect.promise(() => westClient.mGet(["x", "y"]))).toEqual(["1", "2"])
-    }))
+  it.scopedLive(
+    "killed between WATCH and EXEC: EXEC provably never ran, so the whole transaction runs on the next database",
+    () =>
+      Effect.gen(function* () {
+        const east = yield* RedisServer.make()
+        const west = yield* RedisServer.make()
+        const redis = yield* twoDatabases(east, west)
+        let attempts = 0
+        const replies = yield* redis.transaction(
+          async (tx) => {
+            attempts++
+            if (attempts === 1) await Effect.runPromise(east.kill)
+            return tx.set("x", "1").set("y", "2")
+          },
+          { watch: ["x"] }
+        )
+        expect(replies).toEqual(["OK", "OK"])
+        expect(attempts).toBeGreaterThanOrEqual(2)
+        const westClient = yield* plainClient(west.url)
+        expect(yield* Effect.promise(() => westClient.mGet(["x", "y"]))).toEqual(["1", "2"])
+      })
+  )
 
   it.scopedLive("frozen between WATCH and EXEC: the caller learns mayHaveExecuted and it applies all or nothing", () =>
     Effect.gen(function* () {
@@ -151,13 +167,17 @@ describe("transactions", () => {
         )
       )
       expect(error).toMatchObject({ _tag: "RedisConnectionError", database: "east", mayHaveExecuted: true })
-      yield* waitFor("failover", Effect.map(activeId(redis), (id) => id === "west"))
+      yield* waitFor(
+        "failover",
+        Effect.map(activeId(redis), (id) => id === "west")
+      )
       expect(yield* redis.commands.mGet(["x", "y"])).toEqual([null, null])
       yield* east.resume
       const eastClient = yield* plainClient(east.url)
       const applied = yield* Effect.promise(() => eastClient.exists(["x", "y"]))
       expect([0, 2]).toContain(applied)
-    }))
+    })
+  )
 })
 
 describe("pub/sub across failover", () => {
@@ -178,22 +198,35 @@ describe("pub/sub across failover", () => {
         Effect.map(redis.commands.publish("news", "before"), (n) => n === 1)
       )
       yield* Deferred.succeed(subscribed, undefined)
-      yield* waitFor("the first message", Effect.sync(() => received.some((r) => r.endsWith(":before"))))
+      yield* waitFor(
+        "the first message",
+        Effect.sync(() => received.some((r) => r.endsWith(":before")))
+      )
       yield* east.kill
-      yield* waitFor("failover", Effect.map(activeId(redis), (id) => id === "west"))
+      yield* waitFor(
+        "failover",
+        Effect.map(activeId(redis), (id) => id === "west")
+      )
       yield* waitFor(
         "the subscription to move to west",
         Effect.map(redis.commands.publish("news", "after"), (n) => n === 1)
       )
-      yield* waitFor("a message published on west", Effect.sync(() => received.includes("west:after")))
+      yield* waitFor(
+        "a message published on west",
+        Effect.sync(() => received.includes("west:after"))
+      )
       yield* Fiber.interrupt(fiber)
       // the consumer stopped: nothing is subscribed on west any more
       const westClient = yield* plainClient(west.url)
       yield* waitFor(
         "unsubscribe",
-        Effect.map(Effect.promise(() => westClient.pubSubNumSub("news")), (counts) => counts.news === 0)
+        Effect.map(
+          Effect.promise(() => westClient.pubSubNumSub("news")),
+          (counts) => counts.news === 0
+        )
       )
-    }))
+    })
+  )
 
   it.scopedLive("patterns and several subscribers share one connection and all move", () =>
     Effect.gen(function* () {
@@ -202,10 +235,19 @@ describe("pub/sub across failover", () => {
       const redis = yield* twoDatabases(east, west)
       const a = yield* redis.pSubscribe(["orders.*"]).pipe(Stream.take(2), Stream.runCollect, Effect.fork)
       const b = yield* redis.subscribe(["orders.eu", "orders.us"]).pipe(Stream.take(2), Stream.runCollect, Effect.fork)
-      yield* waitFor("both live", Effect.map(redis.commands.publish("orders.eu", "1"), (n) => n === 2))
+      yield* waitFor(
+        "both live",
+        Effect.map(redis.commands.publish("orders.eu", "1"), (n) => n === 2)
+      )
       yield* east.kill
-      yield* waitFor("failover", Effect.map(activeId(redis), (id) => id === "west"))
-      yield* waitFor("moved", Effect.map(redis.commands.publish("orders.us", "2"), (n) => n === 2))
+      yield* waitFor(
+        "failover",
+        Effect.map(activeId(redis), (id) => id === "west")
+      )
+      yield* waitFor(
+        "moved",
+        Effect.map(redis.commands.publish("orders.us", "2"), (n) => n === 2)
+      )
       const fromPattern = Chunk.toReadonlyArray(yield* Fiber.join(a))
       const fromChannels = Chunk.toReadonlyArray(yield* Fiber.join(b))
       expect(fromPattern.map((m) => [m.database, m.channel, m.pattern])).toEqual([
@@ -216,5 +258,6 @@ describe("pub/sub across failover", () => {
         ["east", "orders.eu"],
         ["west", "orders.us"]
       ])
-    }))
+    })
+  )
 })

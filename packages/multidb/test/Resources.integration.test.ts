@@ -1,5 +1,5 @@
-import { RedisServer } from "@effect-redis/testkit"
 import { describe, expect, it } from "@effect/vitest"
+import { RedisServer } from "@effect-redis/testkit"
 import { Effect } from "effect"
 import * as MultiDbClient from "../src/MultiDbClient.js"
 import { layer as nodeRedisLayer } from "../src/RedisConnection.js"
@@ -54,5 +54,6 @@ describe("resources", () => {
         }),
         "5 seconds"
       )
-    }))
+    })
+  )
 })

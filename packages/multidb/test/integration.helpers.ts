@@ -1,6 +1,6 @@
 import { Duration, Effect, Option, Schedule, Stream } from "effect"
-import type { MultiDbEvent } from "../src/MultiDbEvent.js"
 import type * as MultiDbClient from "../src/MultiDbClient.js"
+import type { MultiDbEvent } from "../src/MultiDbEvent.js"
 
 /** Polls `condition` every 20 ms until it holds, failing after `within`. */
 export const waitFor = <E, R>(
@@ -13,7 +13,8 @@ export const waitFor = <E, R>(
     Effect.retry(Schedule.spaced("20 millis")),
     Effect.timeoutFail({
       duration: within,
-      onTimeout: () => new Error(`timed out after ${Duration.format(Duration.decode(within))} waiting for ${description}`)
+      onTimeout: () =>
+        new Error(`timed out after ${Duration.format(Duration.decode(within))} waiting for ${description}`)
     })
   )
 

@@ -1,8 +1,11 @@
 import { Duration, Effect, Schedule } from "effect"
-import { createClient, type RedisClientOptions } from "redis"
+import { createClient, createCluster, type RedisClientOptions, type RedisClusterOptions } from "redis"
 import type { DatabaseConfig } from "../DatabaseConfig.js"
 import type { ConnectOptions, RedisClient, RedisConnection, Subscriber, SubscriptionKind } from "../RedisConnection.js"
 import { CommandTimeoutError } from "./classify.js"
+import { readOnlyCommands } from "./commands.js"
+
+const isReadOnly = (command: string) => readOnlyCommands.has(command)
 
 const reconnectStrategy = (retries: number) =>
   Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 50)
@@ -140,6 +143,117 @@ const deadlines = (timeout: Duration.Duration) =>
   })
 
 export const connect = (config: DatabaseConfig, options: ConnectOptions) =>
+  config.cluster === undefined ? connectStandalone(config, options) : connectCluster(config, options)
+
+type Cluster = ReturnType<typeof createCluster<{}, {}, {}, 3>>
+
+/**
+ * A cluster client seen through the standalone interface: `sendCommand(args)` routes by the first key (`args[1]`).
+ */
+const asClient = (cluster: Cluster, readOnly: (command: string) => boolean): RedisClient =>
+  new Proxy(cluster, {
+    get: (target, property, receiver) => {
+      if (property === "sendCommand") {
+        return (args: ReadonlyArray<string | Buffer>) =>
+          target.sendCommand(args[1], readOnly(String(args[0]).toUpperCase()), [...args])
+      }
+      const value = Reflect.get(target, property, receiver)
+      return typeof value === "function" ? value.bind(target) : value
+    }
+  }) as unknown as RedisClient
+
+const openCluster = (options: RedisClusterOptions) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const cluster: Cluster = createCluster(options as RedisClusterOptions<{}, {}, {}, 3>)
+      cluster.on("error", () => {})
+      let settle: () => void = () => {}
+      const firstAttempt = new Promise<void>((resolve) => {
+        settle = resolve
+      })
+      cluster.connect().then(settle, settle)
+      return { cluster, firstAttempt }
+    }),
+    ({ cluster }) =>
+      Effect.sync(() => {
+        try {
+          cluster.destroy()
+        } catch {
+          // already closed
+        }
+      })
+  )
+
+const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
+  Effect.gen(function* () {
+    const withDeadline = yield* deadlines(options.commandTimeout)
+    const base = (config.cluster?.options ?? {}) as Partial<RedisClusterOptions>
+    const defaults = (base.defaults ?? {}) as Record<string, unknown>
+    const clusterOptions = {
+      ...base,
+      rootNodes: config.cluster!.rootNodes.map((node) => ({ url: node.url })),
+      defaults: {
+        ...defaults,
+        disableOfflineQueue: true,
+        socket: {
+          connectTimeout: Duration.toMillis(options.connectTimeout),
+          reconnectStrategy,
+          ...((defaults.socket ?? {}) as object)
+        }
+      }
+    } as RedisClusterOptions
+    const { cluster } = yield* openCluster(clusterOptions)
+    const { cluster: healthCluster, firstAttempt } = yield* openCluster(clusterOptions)
+    const client = asClient(cluster, isReadOnly)
+    /** PING every master, concurrently; the cluster is healthy when all answer. */
+    const ping = withDeadline(client, async () => {
+      await firstAttempt
+      const masters = healthCluster.masters
+      if (masters.length === 0) throw new Error("the cluster has no known master")
+      await Promise.all(masters.map(async (master) => (await healthCluster.nodeClient(master)).ping()))
+    })
+    const run = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> => withDeadline(client, f)
+    const subscriber = Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const sub = cluster.duplicate()
+          sub.on("error", () => {})
+          await sub.connect()
+          return sub
+        },
+        catch: (error) => error
+      }),
+      (sub) => Effect.sync(() => sub.destroy())
+    ).pipe(
+      Effect.map(
+        (sub): Subscriber => ({
+          subscribe: (kind, name, listener) =>
+            withDeadline(client, () =>
+              (sub as unknown as Record<string, (n: string, l: (m: string, ch: string) => void) => Promise<void>>)[
+                pubSubMethods[kind][0]
+              ]!(name, listener)
+            ),
+          unsubscribe: (kind, name) =>
+            withDeadline(client, () =>
+              (sub as unknown as Record<string, (n: string) => Promise<void>>)[pubSubMethods[kind][1]]!(name)
+            )
+        })
+      )
+    )
+    const connection: RedisConnection = {
+      database: config.id,
+      run,
+      runIsolated: () =>
+        Effect.fail(
+          new Error("WATCH transactions are not supported on a cluster database: use a transaction without watch")
+        ),
+      health: { ping, run: (f) => withDeadline(asClient(healthCluster, isReadOnly), f) },
+      subscriber
+    }
+    return connection
+  })
+
+const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
   Effect.gen(function* () {
     const withDeadline = yield* deadlines(options.commandTimeout)
     const redisOptions = clientOptions(config, options)
