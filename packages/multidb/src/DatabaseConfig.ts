@@ -8,7 +8,7 @@ import type { RedisClientOptions, RedisClusterOptions } from "redis"
 import { DurationInput, HttpUrl, OptionsObject, RedisUrl, Weight } from "./internal/schemas.js"
 
 const ClusterOptions = Schema.Struct({
-  rootNodes: Schema.NonEmptyArray(Schema.Struct({ url: RedisUrl })),
+  rootNodes: Schema.Array(Schema.Struct({ url: RedisUrl })).pipe(Schema.minItems(1)),
   options: Schema.optional(OptionsObject)
 })
 

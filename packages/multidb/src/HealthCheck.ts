@@ -42,6 +42,11 @@ export interface HealthCheck {
   readonly timeout?: Duration.DurationInput
   readonly policy?: Policy
   readonly failbackOnly?: boolean
+  /**
+   * Checks, when the client starts or a database or check is added, that the check can work for a database (e.g.
+   * the lag-aware check needs a `healthCheckUrl`); answers a problem, or `undefined` when all is well.
+   */
+  readonly validate?: (database: Omit<Target, "connection">) => string | undefined
 }
 
 /**
@@ -107,6 +112,22 @@ export const run: (checks: ReadonlyArray<HealthCheck>, target: Target, defaults:
  */
 export const decide: (policy: Policy, probes: number, passed: number, failed: number) => boolean | undefined =
   internal.decide
+
+/**
+ * The configuration problems the checks find in the databases (see `HealthCheck.validate`), one line each.
+ *
+ * @since 0.1.0
+ */
+export const validate = (
+  checks: ReadonlyArray<HealthCheck>,
+  databases: ReadonlyArray<Omit<Target, "connection">>
+): ReadonlyArray<string> =>
+  checks.flatMap((check) =>
+    databases.flatMap((database) => {
+      const problem = check.validate?.(database)
+      return problem === undefined ? [] : [`health check "${check.name}": ${problem}`]
+    })
+  )
 
 /**
  * Overrides the list of health checks of every client built in its scope (instead of the config's `healthChecks`).

@@ -4,7 +4,17 @@
  *
  * @since 0.1.0
  */
-import { type Config, Context, Effect, Layer, type Option, type ParseResult, type Scope, type Stream } from "effect"
+import {
+  type Config,
+  type ConfigError,
+  Context,
+  Effect,
+  Layer,
+  type Option,
+  type ParseResult,
+  type Scope,
+  type Stream
+} from "effect"
 import type * as DatabaseConfig from "./DatabaseConfig.js"
 import type { DatabaseInfo } from "./DatabaseInfo.js"
 import type * as HealthCheck from "./HealthCheck.js"
@@ -165,8 +175,11 @@ export const MultiDbClient = Context.GenericTag<MultiDbClient>("@effect-redis/mu
  */
 export const make = (
   config: MultiDbConfig.MultiDbConfig
-): Effect.Effect<MultiDbClient, InitialHealthCheckFailed, Scope.Scope | RedisConnection.RedisConnector> =>
-  internal.make(config)
+): Effect.Effect<
+  MultiDbClient,
+  InitialHealthCheckFailed | InvalidRequest,
+  Scope.Scope | RedisConnection.RedisConnector
+> => internal.make(config)
 
 /**
  * Decodes a plain configuration, then builds the client (`make`).
@@ -177,7 +190,7 @@ export const fromInput = (
   input: MultiDbConfig.Input
 ): Effect.Effect<
   MultiDbClient,
-  InitialHealthCheckFailed | ParseResult.ParseError,
+  InitialHealthCheckFailed | InvalidRequest | ParseResult.ParseError,
   Scope.Scope | RedisConnection.RedisConnector
 > => Effect.flatMap(MultiDbConfig.decode(input), make)
 
@@ -200,7 +213,7 @@ const connectorLayer = <E, R>(layer: Layer.Layer<MultiDbClient, E, R | RedisConn
  */
 export const layer = (
   config: MultiDbConfig.Input | MultiDbConfig.MultiDbConfig
-): Layer.Layer<MultiDbClient, InitialHealthCheckFailed | ParseResult.ParseError> =>
+): Layer.Layer<MultiDbClient, InitialHealthCheckFailed | InvalidRequest | ParseResult.ParseError> =>
   connectorLayer(
     Layer.scoped(
       MultiDbClient,
@@ -218,5 +231,5 @@ export const layerConfig = (
   config: Config.Config<MultiDbConfig.Input>
 ): Layer.Layer<
   MultiDbClient,
-  InitialHealthCheckFailed | ParseResult.ParseError | import("effect").ConfigError.ConfigError
+  InitialHealthCheckFailed | InvalidRequest | ParseResult.ParseError | ConfigError.ConfigError
 > => connectorLayer(Layer.scoped(MultiDbClient, Effect.flatMap(config, fromInput)))

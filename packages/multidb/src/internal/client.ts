@@ -76,11 +76,17 @@ const triggeredCheckSpacing = 250
 
 const circuitGaugeValue = { closed: 0, "half-open": 1, open: 2 } as const
 
+const describeDatabase = (config: DatabaseConfig.DatabaseConfig) => ({
+  database: config.id,
+  hosts: config.hosts,
+  healthCheckUrl: config.healthCheckUrl
+})
+
 const formatParseError = (error: ParseResult.ParseError) => ParseResult.TreeFormatter.formatErrorSync(error)
 
 export const make = (
   config: MultiDbConfig
-): Effect.Effect<Service, InitialHealthCheckFailed, Scope.Scope | RedisConnection.RedisConnector> =>
+): Effect.Effect<Service, InitialHealthCheckFailed | InvalidRequest, Scope.Scope | RedisConnection.RedisConnector> =>
   Effect.gen(function* () {
     const clientScope = yield* Effect.scope
     const connector = yield* RedisConnection.RedisConnector
@@ -357,6 +363,10 @@ export const make = (
     // ---- start-up ------------------------------------------------------------------------------------------------
 
     yield* Effect.addFinalizer(() => FiberHandle.clear(unavailableTicker))
+    const problems = HealthCheck.validate(yield* Ref.get(healthChecks), config.databases.map(describeDatabase))
+    if (problems.length > 0) {
+      return yield* new InvalidRequest({ reason: `invalid configuration: ${problems.join("; ")}` })
+    }
     const initial = yield* Effect.forEach(config.databases, createEntry)
     yield* Ref.set(entries, initial)
     const results = yield* Effect.forEach(initial, (entry) => runChecks(entry), { concurrency: "unbounded" })
@@ -655,6 +665,10 @@ export const make = (
         if (list.some((e) => e.id === databaseConfig.id)) {
           return yield* new InvalidRequest({ reason: `a database with id "${databaseConfig.id}" exists already` })
         }
+        const problems = HealthCheck.validate(yield* Ref.get(healthChecks), [describeDatabase(databaseConfig)])
+        if (problems.length > 0) {
+          return yield* new InvalidRequest({ reason: `invalid database config: ${problems.join("; ")}` })
+        }
         const entry = yield* createEntry(databaseConfig)
         if (options?.skipInitialHealthCheck !== true) {
           const result = yield* runChecks(entry)
@@ -704,7 +718,15 @@ export const make = (
         if (typeof check?.probe !== "function") {
           return Effect.fail(new InvalidRequest({ reason: "addHealthCheck needs a HealthCheck with a probe function" }))
         }
-        return Ref.update(healthChecks, (checks) => [...checks, check])
+        return Effect.gen(function* () {
+          const list = yield* Ref.get(entries)
+          const problems = HealthCheck.validate(
+            [check],
+            list.map((e) => describeDatabase(e.config))
+          )
+          if (problems.length > 0) return yield* new InvalidRequest({ reason: problems.join("; ") })
+          yield* Ref.update(healthChecks, (checks) => [...checks, check])
+        })
       })
 
     const pubsub = yield* PubSubManager.make(active, retrySchedule)

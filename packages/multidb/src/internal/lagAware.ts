@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import * as tls from "node:tls"
@@ -86,40 +87,53 @@ const reveal = (secret: string | Redacted.Redacted<string>): string =>
 
 const pemBlock = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 
+/** PEM text as is; DER bytes wrapped into PEM. */
 const toPem = (data: string | Uint8Array): string => {
-  const text = typeof data === "string" ? data : Buffer.from(data).toString("latin1")
+  if (typeof data === "string") return data
+  const text = Buffer.from(data).toString("latin1")
   if (text.includes("-----BEGIN")) return text
-  const der = typeof data === "string" ? Buffer.from(data, "latin1") : Buffer.from(data)
-  const lines = der.toString("base64").match(/.{1,64}/g) ?? []
+  const lines =
+    Buffer.from(data)
+      .toString("base64")
+      .match(/.{1,64}/g) ?? []
   return `-----BEGIN CERTIFICATE-----\n${lines.join("\n")}\n-----END CERTIFICATE-----\n`
 }
+
+const errorText = (cause: unknown) => String((cause as { code?: unknown }).code ?? (cause as Error).message ?? cause)
 
 const readText = (field: string, file: string) =>
   Effect.tryPromise({
     try: () => fs.readFile(file, "utf8"),
-    catch: (cause) =>
-      new InvalidOptions({
-        field,
-        reason: `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`
-      })
+    catch: (cause) => new InvalidOptions({ field, reason: `cannot read ${file}: ${errorText(cause)}` })
   })
 
-const certificatesIn = (field: string, source: string, pem: string) => {
-  const blocks = pem.match(pemBlock) ?? []
-  return blocks.length > 0
-    ? Effect.succeed(blocks)
-    : Effect.fail(new InvalidOptions({ field, reason: `no PEM certificate in ${source}` }))
-}
+/** The PEM certificate blocks of `pem`, each checked to parse. */
+const certificatesIn = (field: string, source: string, pem: string) =>
+  Effect.suspend(() => {
+    const blocks = pem.match(pemBlock) ?? []
+    if (blocks.length === 0)
+      return Effect.fail(new InvalidOptions({ field, reason: `no PEM certificate in ${source}` }))
+    for (const block of blocks) {
+      try {
+        new crypto.X509Certificate(block)
+      } catch (cause) {
+        return Effect.fail(
+          new InvalidOptions({
+            field,
+            reason: `${source} holds a certificate that does not parse: ${errorText(cause)}`
+          })
+        )
+      }
+    }
+    return Effect.succeed(blocks)
+  })
 
 const readCaPath = (dir: string) =>
   Effect.gen(function* () {
     const entries = yield* Effect.tryPromise({
       try: () => fs.readdir(dir, { withFileTypes: true }),
       catch: (cause) =>
-        new InvalidOptions({
-          field: "caPath",
-          reason: `cannot read the directory ${dir}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`
-        })
+        new InvalidOptions({ field: "caPath", reason: `cannot read the directory ${dir}: ${errorText(cause)}` })
     })
     const files = entries.filter((e) => e.isFile() || e.isSymbolicLink()).map((e) => path.join(dir, e.name))
     const texts = yield* Effect.forEach(files, (file) => Effect.orElseSucceed(readText("caPath", file), () => ""))
@@ -134,16 +148,41 @@ interface TlsConnect {
   passphrase?: string
 }
 
+/** Checks a client certificate and key (and the key's passphrase), naming the option at fault. */
+const checkClientIdentity = (cert: string, key: string, passphrase: string | undefined) =>
+  Effect.suspend(() => {
+    const invalid = (field: string, reason: string) => Effect.fail(new InvalidOptions({ field, reason }))
+    try {
+      new crypto.X509Certificate(cert)
+    } catch (cause) {
+      return invalid("clientCertFile", `not a PEM certificate: ${errorText(cause)}`)
+    }
+    const encrypted = /ENCRYPTED/.test(key)
+    if (encrypted && passphrase === undefined) {
+      return invalid("clientKeyPassword", "the client key is encrypted; give its passphrase")
+    }
+    try {
+      crypto.createPrivateKey(passphrase === undefined ? { key } : { key, passphrase })
+    } catch (cause) {
+      return encrypted
+        ? invalid("clientKeyPassword", "the passphrase does not decrypt the client key")
+        : invalid("clientKeyFile", `not a PEM private key: ${errorText(cause)}`)
+    }
+    try {
+      tls.createSecureContext({ cert, key, ...(passphrase === undefined ? {} : { passphrase }) })
+    } catch (cause) {
+      return invalid("clientKeyFile", `the key does not belong to the client certificate: ${errorText(cause)}`)
+    }
+    return Effect.void
+  })
+
 /** The options of `tls.connect` the settings ask for, read and checked now. */
 const connectOptions = (settings: Settings): Effect.Effect<TlsConnect, InvalidOptions> =>
   Effect.gen(function* () {
     const ca: Array<string> = []
     if (settings.caFile !== undefined) {
-      ca.push(
-        ...(yield* Effect.flatMap(readText("caFile", settings.caFile), (pem) =>
-          certificatesIn("caFile", settings.caFile!, pem)
-        ))
-      )
+      const pem = yield* readText("caFile", settings.caFile)
+      ca.push(...(yield* certificatesIn("caFile", settings.caFile, pem)))
     }
     if (settings.caPath !== undefined) ca.push(...(yield* readCaPath(settings.caPath)))
     if (settings.caData !== undefined) ca.push(...(yield* certificatesIn("caData", "caData", toPem(settings.caData))))
@@ -152,25 +191,12 @@ const connectOptions = (settings: Settings): Effect.Effect<TlsConnect, InvalidOp
     if (settings.clientCertFile !== undefined) {
       const cert = yield* readText("clientCertFile", settings.clientCertFile)
       const key = settings.clientKeyFile === undefined ? cert : yield* readText("clientKeyFile", settings.clientKeyFile)
+      const passphrase = settings.clientKeyPassword === undefined ? undefined : reveal(settings.clientKeyPassword)
+      yield* checkClientIdentity(cert, key, passphrase)
       options.cert = cert
       options.key = key
-      if (settings.clientKeyPassword !== undefined) options.passphrase = reveal(settings.clientKeyPassword)
+      if (passphrase !== undefined) options.passphrase = passphrase
     }
-    yield* Effect.try({
-      try: () => tls.createSecureContext(options),
-      catch: (cause) => {
-        const text = String((cause as Error).message ?? cause).toLowerCase()
-        const field =
-          text.includes("decrypt") || text.includes("password") || text.includes("passphrase")
-            ? "clientKeyPassword"
-            : text.includes("key")
-              ? "clientKeyFile"
-              : settings.clientCertFile !== undefined && !text.includes("ca")
-                ? "clientCertFile"
-                : "caData"
-        return new InvalidOptions({ field, reason: `TLS material rejected: ${(cause as Error).message ?? "unknown"}` })
-      }
-    })
     return options
   })
 
@@ -234,6 +260,14 @@ const explicitPort = (raw: string): boolean => {
   return /:\d+$/.test(hostPort)
 }
 
+const decodeUserinfo = (text: string): string => {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
 const resolveBase = (healthCheckUrl: string, restApiPort: number): Base | string => {
   let url: URL
   try {
@@ -246,7 +280,7 @@ const resolveBase = (healthCheckUrl: string, restApiPort: number): Base | string
   }
   const auth =
     url.username !== "" || url.password !== ""
-      ? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }
+      ? { username: decodeUserinfo(url.username), password: decodeUserinfo(url.password) }
       : undefined
   url.username = ""
   url.password = ""
@@ -295,7 +329,11 @@ const causes = (error: unknown): ReadonlyArray<{ readonly code?: unknown; readon
   return chain
 }
 
-const describeTransport = (error: unknown, url: string): { readonly reason: Reason; readonly detail: string } => {
+const describeTransport = (
+  error: unknown,
+  url: string,
+  hasClientCert: boolean
+): { readonly reason: Reason; readonly detail: string } => {
   const chain = causes(error)
   const coded = chain.find((e) => typeof e.code === "string")
   const code = coded === undefined ? undefined : String(coded.code)
@@ -324,7 +362,7 @@ const describeTransport = (error: unknown, url: string): { readonly reason: Reas
     return {
       reason: "Tls",
       detail:
-        `TLS: the REST API certificate does not cover the host of ${where} (${text}); use a host name the ` +
+        `TLS: the REST API certificate does not cover the host of ${where} (${code}: ${text.trim()}); use a host name the ` +
         `certificate was issued for in healthCheckUrl, or verifyTls: false`
     }
   }
@@ -336,20 +374,16 @@ const describeTransport = (error: unknown, url: string): { readonly reason: Reas
         `caFile, caPath or caData, or verifyTls: false`
     }
   }
-  if (code !== undefined && code.startsWith("ERR_SSL")) {
-    return {
-      reason: "Tls",
-      detail:
-        `TLS handshake with ${where} failed (${code}: ${text}); if the REST API requires a client certificate, set ` +
-        `clientCertFile and clientKeyFile`
-    }
+  const clientCertHint = hasClientCert
+    ? "the REST API may have rejected the client certificate (clientCertFile)"
+    : "if the REST API requires a client certificate, set clientCertFile and clientKeyFile"
+  if (code?.startsWith("ERR_SSL")) {
+    return { reason: "Tls", detail: `TLS handshake with ${where} failed (${code}: ${text}); ${clientCertHint}` }
   }
   if (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE") {
     return {
       reason: "Transport",
-      detail:
-        `the connection to ${where} was closed before an answer (${code}); the REST API may have rejected the ` +
-        `TLS client certificate or crashed`
+      detail: `the connection to ${where} was closed before an answer (${code}); ${clientCertHint}`
     }
   }
   return { reason: "Transport", detail: `request to ${where} failed (${code ?? "no code"}: ${text})` }
@@ -425,7 +459,7 @@ export const make = (options: Options): Effect.Effect<LagAwareHealthCheck, Inval
               )
             ),
             Effect.catchAll((error: HttpClientError.HttpClientError) => {
-              const described = describeTransport(error, url)
+              const described = describeTransport(error, url, settings.clientCertFile !== undefined)
               return Effect.fail(fail(described.reason, scrub(`GET ${url}: ${described.detail}`, secrets), { url }))
             }),
             Effect.timeoutFail({
