@@ -116,14 +116,18 @@ export type Input = Schema.Schema.Encoded<typeof MultiDbConfig>
 export const decode = Schema.decodeUnknown(MultiDbConfig)
 
 const parseDatabase = (entry: string, index: number): Either.Either<DatabaseConfig.Input, string> => {
-  const [url, ...pairs] = entry.trim().split(/\s+/)
+  const trimmed = entry.trim()
+  const [url] = trimmed.split(/\s+/, 1)
   if (url === undefined || url === "") return Either.left(`MULTIDB_DATABASES[${index}]: empty entry`)
   const database: Record<string, unknown> = { url }
+  const rest = trimmed.slice(url.length).trim()
+  // key=value pairs; a value runs up to the next " key=" so that "gracePeriod=10 seconds" works
+  const pairs = rest === "" ? [] : rest.split(/\s+(?=[A-Za-z]+=)/)
   for (const pair of pairs) {
     const at = pair.indexOf("=")
     if (at <= 0) return Either.left(`MULTIDB_DATABASES[${index}]: expected key=value, got "${pair}"`)
     const key = pair.slice(0, at)
-    const value = pair.slice(at + 1)
+    const value = pair.slice(at + 1).trim()
     if (key === "weight") {
       const weight = Number(value)
       if (value === "" || Number.isNaN(weight)) {

@@ -23,7 +23,8 @@ describe("CircuitBreaker", () => {
       const { breaker, changes } = yield* recorded()
       expect(yield* breaker.state).toBe("closed")
       expect(changes).toEqual([])
-    }))
+    })
+  )
 
   it.scoped("stays open until the grace period ends, then goes half-open", () =>
     Effect.gen(function* () {
@@ -36,7 +37,8 @@ describe("CircuitBreaker", () => {
       expect(yield* breaker.state).toBe("open")
       yield* TestClock.adjust("1 millis")
       expect(yield* breaker.state).toBe("half-open")
-    }))
+    })
+  )
 
   it.scoped("uses its own grace period", () =>
     Effect.gen(function* () {
@@ -46,7 +48,8 @@ describe("CircuitBreaker", () => {
       expect(yield* breaker.state).toBe("open")
       yield* TestClock.adjust("1 second")
       expect(yield* breaker.state).toBe("half-open")
-    }))
+    })
+  )
 
   it.scoped("reports closed->open, then open->half-open when the grace period ends, each exactly once", () =>
     Effect.gen(function* () {
@@ -55,7 +58,8 @@ describe("CircuitBreaker", () => {
       expect(changes).toEqual(["closed->open"])
       yield* TestClock.adjust("10 minutes")
       expect(changes).toEqual(["closed->open", "open->half-open"])
-    }))
+    })
+  )
 
   it.scoped("closing cancels the grace timer: the circuit stays closed after the grace period would have ended", () =>
     Effect.gen(function* () {
@@ -66,7 +70,8 @@ describe("CircuitBreaker", () => {
       yield* TestClock.adjust("10 minutes")
       expect(yield* breaker.state).toBe("closed")
       expect(changes).toEqual(["closed->open", "open->closed"])
-    }))
+    })
+  )
 
   it.scoped("opening an open circuit is a no-op: no event and the grace period is not restarted", () =>
     Effect.gen(function* () {
@@ -78,7 +83,8 @@ describe("CircuitBreaker", () => {
       yield* TestClock.adjust("20 seconds")
       expect(yield* breaker.state).toBe("half-open")
       expect(changes).toEqual(["closed->open", "open->half-open"])
-    }))
+    })
+  )
 
   it.scoped("closing a closed circuit and half-opening a half-open circuit report nothing", () =>
     Effect.gen(function* () {
@@ -88,7 +94,8 @@ describe("CircuitBreaker", () => {
       yield* breaker.halfOpen
       yield* breaker.halfOpen
       expect(changes).toEqual(["closed->half-open"])
-    }))
+    })
+  )
 
   it.scoped("half-open -> closed after a passing check makes the circuit eligible again for good", () =>
     Effect.gen(function* () {
@@ -99,7 +106,8 @@ describe("CircuitBreaker", () => {
       yield* TestClock.adjust("10 minutes")
       expect(yield* breaker.state).toBe("closed")
       expect(changes).toEqual(["closed->open", "open->half-open", "half-open->closed"])
-    }))
+    })
+  )
 
   it.scoped("half-open -> open starts a new full grace period", () =>
     Effect.gen(function* () {
@@ -113,7 +121,8 @@ describe("CircuitBreaker", () => {
       yield* TestClock.adjust("1 second")
       expect(yield* breaker.state).toBe("half-open")
       expect(changes).toEqual(["closed->open", "open->half-open", "half-open->open", "open->half-open"])
-    }))
+    })
+  )
 
   it.scoped("half-opening an open circuit explicitly cancels its grace timer", () =>
     Effect.gen(function* () {
@@ -124,7 +133,8 @@ describe("CircuitBreaker", () => {
       yield* TestClock.adjust("10 minutes")
       expect(yield* breaker.state).toBe("closed")
       expect(changes).toEqual(["closed->open", "open->half-open", "half-open->closed"])
-    }))
+    })
+  )
 
   it.scoped("a circuit created open runs its grace period from creation", () =>
     Effect.gen(function* () {
@@ -135,7 +145,8 @@ describe("CircuitBreaker", () => {
       yield* TestClock.adjust("1 second")
       expect(yield* breaker.state).toBe("half-open")
       expect(changes).toEqual(["open->half-open"])
-    }))
+    })
+  )
 
   it.effect("closing the circuit's scope stops its grace timer", () =>
     Effect.gen(function* () {
@@ -146,15 +157,20 @@ describe("CircuitBreaker", () => {
       yield* TestClock.adjust("10 minutes")
       expect(yield* breaker.state).toBe("open")
       expect(changes).toEqual(["closed->open"])
-    }))
+    })
+  )
 
   it.scoped("concurrent opens report a single transition", () =>
     Effect.gen(function* () {
       const { breaker, changes } = yield* recorded()
-      yield* Effect.all(Array.from({ length: 20 }, () => breaker.open), { concurrency: "unbounded" })
+      yield* Effect.all(
+        Array.from({ length: 20 }, () => breaker.open),
+        { concurrency: "unbounded" }
+      )
       expect(changes).toEqual(["closed->open"])
       expect(yield* breaker.state).toBe("open")
-    }))
+    })
+  )
 
   it.scoped("the default layer's factory builds circuits with the given grace period", () =>
     Effect.gen(function* () {
@@ -163,5 +179,6 @@ describe("CircuitBreaker", () => {
       yield* breaker.open
       yield* TestClock.adjust("2 seconds")
       expect(yield* breaker.state).toBe("half-open")
-    }).pipe(Effect.provide(CircuitBreaker.layer)))
+    }).pipe(Effect.provide(CircuitBreaker.layer))
+  )
 })

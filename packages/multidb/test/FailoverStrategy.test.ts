@@ -72,9 +72,9 @@ describe("FailoverStrategy.weightBased", () => {
   })
 
   it("keeps the active database eligible even when its last health check forbade fail-back", () => {
-    expect(
-      select([database("preferred", 1, { active: true, lastHealthCheck: lagging }), database("other", 0.5)])
-    ).toBe("preferred")
+    expect(select([database("preferred", 1, { active: true, lastHealthCheck: lagging }), database("other", 0.5)])).toBe(
+      "preferred"
+    )
   })
 
   it("a database whose last health check allowed fail-back is eligible again", () => {
@@ -114,7 +114,8 @@ describe("FailoverStrategy.layer", () => {
     Effect.gen(function* () {
       const strategy = yield* FailoverStrategy.FailoverStrategy.pipe(Effect.provide(FailoverStrategy.layer()))
       expect(strategy).toBe(FailoverStrategy.weightBased)
-    }))
+    })
+  )
 
   it.effect("provides a custom strategy", () =>
     Effect.gen(function* () {
@@ -123,5 +124,6 @@ describe("FailoverStrategy.layer", () => {
       }
       const strategy = yield* FailoverStrategy.FailoverStrategy.pipe(Effect.provide(FailoverStrategy.layer(lowest)))
       expect(Option.getOrUndefined(strategy.select([database("a", 1), database("b", 0.1)]))).toBe("b")
-    }))
+    })
+  )
 })

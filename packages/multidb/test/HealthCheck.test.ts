@@ -126,7 +126,8 @@ describe("HealthCheck.run policies (redis-py probe sequences)", () => {
         const result = yield* runChecks([check])
         expect(result.healthy).toBe(expected)
         expect(result.failbackAllowed).toBe(expected)
-      }))
+      })
+    )
   }
 
   it.effect("majority: [T,T,F] on one check and [T,F,T] on the other is healthy", () =>
@@ -134,7 +135,8 @@ describe("HealthCheck.run policies (redis-py probe sequences)", () => {
       const one = scripted("one", [T, T, F], { policy: "majority" })
       const two = scripted("two", [T, F, T], { policy: "majority" })
       expect(yield* runChecks([one.check, two.check])).toEqual({ healthy: true, failbackAllowed: true })
-    }))
+    })
+  )
 
   it.effect("any: [F,F,F] on one check and [T,T,T] on the other is unhealthy (checks combine with AND)", () =>
     Effect.gen(function* () {
@@ -143,14 +145,16 @@ describe("HealthCheck.run policies (redis-py probe sequences)", () => {
       const result = yield* runChecks([one.check, two.check])
       expect(result.healthy).toBe(false)
       expect(result.cause).toContain("one")
-    }))
+    })
+  )
 
   it.effect("any: [F,T,T] and [F,F,T] are healthy", () =>
     Effect.gen(function* () {
       const one = scripted("one", [F, T, T], { policy: "any" })
       const two = scripted("two", [F, F, T], { policy: "any" })
       expect(yield* runChecks([one.check, two.check])).toEqual({ healthy: true, failbackAllowed: true })
-    }))
+    })
+  )
 
   it.effect("all: every probe of two passing checks runs (3 each)", () =>
     Effect.gen(function* () {
@@ -159,19 +163,22 @@ describe("HealthCheck.run policies (redis-py probe sequences)", () => {
       expect(yield* runChecks([one.check, two.check])).toEqual({ healthy: true, failbackAllowed: true })
       expect(one.calls.count).toBe(3)
       expect(two.calls.count).toBe(3)
-    }))
+    })
+  )
 
   it.effect("the check's own policy overrides the default one", () =>
     Effect.gen(function* () {
       const { check } = scripted("strict", [T, T, F], { policy: "all" })
       expect((yield* runChecks([check], { defaults: { ...defaults, policy: "any" } })).healthy).toBe(false)
-    }))
+    })
+  )
 
   it.effect("the default policy applies when the check has none", () =>
     Effect.gen(function* () {
       const { check } = scripted("lenient", [F, F, T])
       expect((yield* runChecks([check], { defaults: { ...defaults, policy: "any" } })).healthy).toBe(true)
-    }))
+    })
+  )
 })
 
 describe("HealthCheck.run early decision", () => {
@@ -180,28 +187,32 @@ describe("HealthCheck.run early decision", () => {
       const { check, calls } = scripted("probe", [F, T, T], { policy: "all" })
       expect((yield* runChecks([check])).healthy).toBe(false)
       expect(calls.count).toBe(1)
-    }))
+    })
+  )
 
   it.effect("any stops at the first passing probe", () =>
     Effect.gen(function* () {
       const { check, calls } = scripted("probe", [F, T, F], { policy: "any" })
       expect((yield* runChecks([check])).healthy).toBe(true)
       expect(calls.count).toBe(2)
-    }))
+    })
+  )
 
   it.effect("majority stops once a majority passed", () =>
     Effect.gen(function* () {
       const { check, calls } = scripted("probe", [T, T, F], { policy: "majority" })
       expect((yield* runChecks([check])).healthy).toBe(true)
       expect(calls.count).toBe(2)
-    }))
+    })
+  )
 
   it.effect("majority stops once a majority can no longer pass", () =>
     Effect.gen(function* () {
       const { check, calls } = scripted("probe", [F, T, F, T, T], { policy: "majority", probes: 4 })
       expect((yield* runChecks([check])).healthy).toBe(false)
       expect(calls.count).toBe(3)
-    }))
+    })
+  )
 
   it.effect("an early decision does not wait for the remaining probe delays", () =>
     Effect.gen(function* () {
@@ -210,7 +221,8 @@ describe("HealthCheck.run early decision", () => {
       yield* TestClock.adjust("1 millis")
       expect(fiber.unsafePoll()).not.toBeNull()
       expect((yield* Fiber.join(fiber)).healthy).toBe(false)
-    }))
+    })
+  )
 })
 
 describe("HealthCheck.run errors and timeouts", () => {
@@ -222,7 +234,8 @@ describe("HealthCheck.run errors and timeouts", () => {
       expect(result.failbackAllowed).toBe(false)
       expect(result.cause).toContain("connection reset by peer")
       expect(result.cause).toContain("probe")
-    }))
+    })
+  )
 
   it.effect("majority: [T, error, error] is unhealthy", () =>
     Effect.gen(function* () {
@@ -231,7 +244,8 @@ describe("HealthCheck.run errors and timeouts", () => {
       const result = yield* runChecks([check])
       expect(result.healthy).toBe(false)
       expect(result.cause).toContain("connection refused")
-    }))
+    })
+  )
 
   it.effect("majority of 4: [T, error, error, T] and [T, error, error, F] are unhealthy", () =>
     Effect.gen(function* () {
@@ -240,7 +254,8 @@ describe("HealthCheck.run errors and timeouts", () => {
         const { check } = scripted("probe", [T, boom, boom, last], { policy: "majority" })
         expect((yield* runChecks([check])).healthy).toBe(false)
       }
-    }))
+    })
+  )
 
   it.effect("any: [F, F, error] is unhealthy and names the error", () =>
     Effect.gen(function* () {
@@ -248,13 +263,15 @@ describe("HealthCheck.run errors and timeouts", () => {
       const result = yield* runChecks([check])
       expect(result.healthy).toBe(false)
       expect(result.cause).toContain("max number of clients reached")
-    }))
+    })
+  )
 
   it.effect("any: errors before a passing probe do not matter", () =>
     Effect.gen(function* () {
       const { check } = scripted("probe", [new Error("boom"), T, F], { policy: "any" })
       expect(yield* runChecks([check])).toEqual({ healthy: true, failbackAllowed: true })
-    }))
+    })
+  )
 
   it.effect("a probe that answers false gives a cause naming the check", () =>
     Effect.gen(function* () {
@@ -262,7 +279,8 @@ describe("HealthCheck.run errors and timeouts", () => {
       const result = yield* runChecks([check])
       expect(result.healthy).toBe(false)
       expect(result.cause).toContain("replication")
-    }))
+    })
+  )
 
   it.effect("a defect in a probe counts as a failure too", () =>
     Effect.gen(function* () {
@@ -270,7 +288,8 @@ describe("HealthCheck.run errors and timeouts", () => {
       const result = yield* runChecks([check])
       expect(result.healthy).toBe(false)
       expect(result.cause).toContain("bug in probe")
-    }))
+    })
+  )
 
   it.effect("a check that exceeds its timeout is unhealthy with a cause mentioning the timeout, at the timeout", () =>
     Effect.gen(function* () {
@@ -288,7 +307,8 @@ describe("HealthCheck.run errors and timeouts", () => {
       expect(result.healthy).toBe(false)
       expect(result.cause).toMatch(/timed out/)
       expect(result.cause).toContain("slow")
-    }))
+    })
+  )
 
   it.effect("a check that completes within its timeout is healthy", () =>
     Effect.gen(function* () {
@@ -299,16 +319,22 @@ describe("HealthCheck.run errors and timeouts", () => {
         probe: () => Effect.as(Effect.sleep("500 millis"), true)
       })
       expect(yield* runChecks([check])).toEqual({ healthy: true, failbackAllowed: true })
-    }))
+    })
+  )
 
   it.effect("the timeout bounds the whole check, probe delays included", () =>
     Effect.gen(function* () {
-      const { check, calls } = scripted("probe", [T, T, T], { policy: "all", probesDelay: "2 seconds", timeout: "3 seconds" })
+      const { check, calls } = scripted("probe", [T, T, T], {
+        policy: "all",
+        probesDelay: "2 seconds",
+        timeout: "3 seconds"
+      })
       const result = yield* runChecks([check])
       expect(result.healthy).toBe(false)
       expect(result.cause).toMatch(/timed out/)
       expect(calls.count).toBe(2)
-    }))
+    })
+  )
 
   it.effect("the default timeout applies to a check without one", () =>
     Effect.gen(function* () {
@@ -318,19 +344,23 @@ describe("HealthCheck.run errors and timeouts", () => {
       expect(fiber.unsafePoll()).toBeNull()
       yield* TestClock.adjust("1 millis")
       expect((yield* Fiber.join(fiber)).cause).toMatch(/timed out/)
-    }))
+    })
+  )
 
-  it.effect("a timed-out check does not hide a passing one: the result is unhealthy, decided at that check's timeout", () =>
-    Effect.gen(function* () {
-      const hung = HealthCheck.make({ name: "hung", probes: 1, timeout: "50 millis", probe: () => Effect.never })
-      const fine = scripted("fine", [T], { policy: "all" })
-      const fiber = yield* Effect.fork(HealthCheck.run([hung, fine.check], target(), defaults))
-      yield* TestClock.adjust("50 millis")
-      const result = yield* Fiber.join(fiber)
-      expect(result.healthy).toBe(false)
-      expect(result.cause).toContain("hung")
-      expect(fine.calls.count).toBe(1)
-    }))
+  it.effect(
+    "a timed-out check does not hide a passing one: the result is unhealthy, decided at that check's timeout",
+    () =>
+      Effect.gen(function* () {
+        const hung = HealthCheck.make({ name: "hung", probes: 1, timeout: "50 millis", probe: () => Effect.never })
+        const fine = scripted("fine", [T], { policy: "all" })
+        const fiber = yield* Effect.fork(HealthCheck.run([hung, fine.check], target(), defaults))
+        yield* TestClock.adjust("50 millis")
+        const result = yield* Fiber.join(fiber)
+        expect(result.healthy).toBe(false)
+        expect(result.cause).toContain("hung")
+        expect(fine.calls.count).toBe(1)
+      })
+  )
 })
 
 describe("HealthCheck.run several checks", () => {
@@ -342,7 +372,8 @@ describe("HealthCheck.run several checks", () => {
       expect(result.healthy).toBe(false)
       expect(result.failbackAllowed).toBe(false)
       expect(result.cause).toContain("bad")
-    }))
+    })
+  )
 
   it.effect("checks run concurrently: two checks of 3 probes 500 ms apart finish after 1 s, not 2 s", () =>
     Effect.gen(function* () {
@@ -352,12 +383,14 @@ describe("HealthCheck.run several checks", () => {
       yield* TestClock.adjust("1 second")
       expect(fiber.unsafePoll()).not.toBeNull()
       expect(yield* Fiber.join(fiber)).toEqual({ healthy: true, failbackAllowed: true })
-    }))
+    })
+  )
 
   it.effect("no checks at all is healthy", () =>
     Effect.gen(function* () {
       expect(yield* runChecks([])).toEqual({ healthy: true, failbackAllowed: true })
-    }))
+    })
+  )
 
   it.effect("a failing failbackOnly check keeps the database healthy but forbids fail-back", () =>
     Effect.gen(function* () {
@@ -367,13 +400,15 @@ describe("HealthCheck.run several checks", () => {
       expect(result.healthy).toBe(true)
       expect(result.failbackAllowed).toBe(false)
       expect(result.cause).toContain("lag")
-    }))
+    })
+  )
 
   it.effect("a passing failbackOnly check allows fail-back", () =>
     Effect.gen(function* () {
       const lag = scripted("lag", [T, T, T], { failbackOnly: true })
       expect(yield* runChecks([lag.check])).toEqual({ healthy: true, failbackAllowed: true })
-    }))
+    })
+  )
 
   it.effect("an evicting failure wins over a failbackOnly failure", () =>
     Effect.gen(function* () {
@@ -383,7 +418,8 @@ describe("HealthCheck.run several checks", () => {
       expect(result.healthy).toBe(false)
       expect(result.failbackAllowed).toBe(false)
       expect(result.cause).toContain("ping")
-    }))
+    })
+  )
 })
 
 describe("HealthCheck.run probes and delays", () => {
@@ -403,18 +439,24 @@ describe("HealthCheck.run probes and delays", () => {
       yield* TestClock.adjust("1 millis")
       expect(calls.count).toBe(3)
       expect(fiber.unsafePoll()).not.toBeNull()
-    }))
+    })
+  )
 
   it.effect("a check's own probes and delay override the defaults (5 probes, 20 ms apart)", () =>
     Effect.gen(function* () {
-      const { check, calls } = scripted("custom", [T, T, T, T, T], { policy: "all", probes: 5, probesDelay: "20 millis" })
+      const { check, calls } = scripted("custom", [T, T, T, T, T], {
+        policy: "all",
+        probes: 5,
+        probesDelay: "20 millis"
+      })
       const fiber = yield* Effect.fork(HealthCheck.run([check], target(), defaults))
       yield* TestClock.adjust("79 millis")
       expect(calls.count).toBe(4)
       yield* TestClock.adjust("1 millis")
       expect(calls.count).toBe(5)
       expect(yield* Fiber.join(fiber)).toEqual({ healthy: true, failbackAllowed: true })
-    }))
+    })
+  )
 
   it.effect("the default number of probes applies to a check without one", () =>
     Effect.gen(function* () {
@@ -422,7 +464,8 @@ describe("HealthCheck.run probes and delays", () => {
       const check = HealthCheck.make({ name: "counted", probe: () => Effect.sync(() => ++calls > 0) })
       yield* runChecks([check], { defaults: { ...defaults, probes: 4, policy: "all" } })
       expect(calls).toBe(4)
-    }))
+    })
+  )
 
   it("make rejects a check with fewer than one probe", () => {
     expect(() => HealthCheck.make({ name: "none", probes: 0, probe: () => Effect.succeed(true) })).toThrow(/probes/)
@@ -437,7 +480,8 @@ describe("HealthCheck.ping", () => {
         healthy: true,
         failbackAllowed: true
       })
-    }))
+    })
+  )
 
   it.effect("is unhealthy when PING fails, with the error in the cause", () =>
     Effect.gen(function* () {
@@ -445,7 +489,8 @@ describe("HealthCheck.ping", () => {
       expect(result.healthy).toBe(false)
       expect(result.cause).toContain("connection refused")
       expect(result.cause).toContain("ping")
-    }))
+    })
+  )
 })
 
 describe("HealthCheck.layer", () => {
@@ -454,5 +499,6 @@ describe("HealthCheck.layer", () => {
       const { check } = scripted("custom", [T])
       const checks = yield* HealthCheck.HealthChecks.pipe(Effect.provide(HealthCheck.layer([check])))
       expect(checks).toEqual([check])
-    }))
+    })
+  )
 })

@@ -26,7 +26,8 @@ describe("MultiDbConfig.decode defaults (DESIGN §4)", () => {
       expect(millis(config.failuresDetectionWindow)).toBe(2000)
       expect(config.minNumFailures).toBe(1000)
       expect(config.failureRateThreshold).toBe(0.1)
-    }))
+    })
+  )
 
   it.effect("command retry: base 10 ms, cap 1 s, 10 retries; writes not retried", () =>
     Effect.gen(function* () {
@@ -35,7 +36,8 @@ describe("MultiDbConfig.decode defaults (DESIGN §4)", () => {
       expect(millis(config.commandRetry.cap)).toBe(1000)
       expect(config.commandRetry.retries).toBe(10)
       expect(config.retryWrites).toBe(false)
-    }))
+    })
+  )
 
   it.effect("failover: 10 attempts, 12 s apart; auto fallback every 30 s", () =>
     Effect.gen(function* () {
@@ -43,19 +45,23 @@ describe("MultiDbConfig.decode defaults (DESIGN §4)", () => {
       expect(config.failoverAttempts).toBe(10)
       expect(millis(config.failoverDelay)).toBe(12_000)
       expect(millis(config.autoFallbackInterval)).toBe(30_000)
-    }))
+    })
+  )
 
-  it.effect("health checks: every 5 s, 3 probes 0.5 s apart, 3 s timeout, majority, PING; initial policy majority", () =>
-    Effect.gen(function* () {
-      const config = yield* MultiDbConfig.decode(minimal)
-      expect(millis(config.healthCheckInterval)).toBe(5000)
-      expect(config.healthCheckProbes).toBe(3)
-      expect(millis(config.healthCheckProbesDelay)).toBe(500)
-      expect(millis(config.healthCheckTimeout)).toBe(3000)
-      expect(config.healthCheckPolicy).toBe("majority")
-      expect(config.healthChecks).toEqual([HealthCheck.ping])
-      expect(config.initialHealthCheckPolicy).toBe("majority")
-    }))
+  it.effect(
+    "health checks: every 5 s, 3 probes 0.5 s apart, 3 s timeout, majority, PING; initial policy majority",
+    () =>
+      Effect.gen(function* () {
+        const config = yield* MultiDbConfig.decode(minimal)
+        expect(millis(config.healthCheckInterval)).toBe(5000)
+        expect(config.healthCheckProbes).toBe(3)
+        expect(millis(config.healthCheckProbesDelay)).toBe(500)
+        expect(millis(config.healthCheckTimeout)).toBe(3000)
+        expect(config.healthCheckPolicy).toBe("majority")
+        expect(config.healthChecks).toEqual([HealthCheck.ping])
+        expect(config.initialHealthCheckPolicy).toBe("majority")
+      })
+  )
 
   it.effect("database: weight 1, grace period 60 s, id host:port of its url", () =>
     Effect.gen(function* () {
@@ -65,13 +71,15 @@ describe("MultiDbConfig.decode defaults (DESIGN §4)", () => {
       expect(millis(database.gracePeriod)).toBe(60_000)
       expect(database.id).toBe("east.example.com:6380")
       expect(database.healthCheckUrl).toBeUndefined()
-    }))
+    })
+  )
 
   it.effect("the id takes port 6379 when the url has none", () =>
     Effect.gen(function* () {
       const config = yield* MultiDbConfig.decode({ databases: [{ url: "redis://west.example.com" }] })
       expect(config.databases[0].id).toBe("west.example.com:6379")
-    }))
+    })
+  )
 
   it.effect("the id of a cluster is host:port of its first root node", () =>
     Effect.gen(function* () {
@@ -80,7 +88,8 @@ describe("MultiDbConfig.decode defaults (DESIGN §4)", () => {
       })
       expect(config.databases[0].id).toBe("n1:7000")
       expect(config.databases[0].hosts).toEqual(["n1", "n2"])
-    }))
+    })
+  )
 
   it.effect("the id of a database given by client options is host:port of its socket", () =>
     Effect.gen(function* () {
@@ -88,7 +97,8 @@ describe("MultiDbConfig.decode defaults (DESIGN §4)", () => {
         databases: [{ clientOptions: { socket: { host: "south", port: 6390 } } }]
       })
       expect(config.databases[0].id).toBe("south:6390")
-    }))
+    })
+  )
 
   it.effect("explicit values win over the defaults", () =>
     Effect.gen(function* () {
@@ -128,14 +138,16 @@ describe("MultiDbConfig.decode defaults (DESIGN §4)", () => {
       expect(millis(config.healthCheckTimeout)).toBe(2000)
       expect(config.healthCheckPolicy).toBe("all")
       expect(config.initialHealthCheckPolicy).toBe("one")
-    }))
+    })
+  )
 
   it.effect("a custom list of health checks replaces the default PING", () =>
     Effect.gen(function* () {
       const custom = HealthCheck.make({ name: "custom", probe: () => Effect.succeed(true) })
       const config = yield* MultiDbConfig.decode({ ...minimal, healthChecks: [custom] })
       expect(config.healthChecks).toEqual([custom])
-    }))
+    })
+  )
 
   it.effect("durations accept a Duration, a number of milliseconds and a numeric string", () =>
     Effect.gen(function* () {
@@ -148,7 +160,8 @@ describe("MultiDbConfig.decode defaults (DESIGN §4)", () => {
       expect(millis(config.healthCheckInterval)).toBe(7000)
       expect(millis(config.healthCheckTimeout)).toBe(1500)
       expect(millis(config.failoverDelay)).toBe(2500)
-    }))
+    })
+  )
 })
 
 describe("MultiDbConfig.decode rejects invalid input with a ParseError naming the path", () => {
@@ -157,14 +170,16 @@ describe("MultiDbConfig.decode rejects invalid input with a ParseError naming th
       const { message, paths } = yield* decodeError({ databases: [] })
       expect(message).toContain('["databases"]')
       expect(paths[0]).toMatch(/^databases/)
-    }))
+    })
+  )
 
   it.effect("a missing database list", () =>
     Effect.gen(function* () {
       const { message, paths } = yield* decodeError({})
       expect(message).toContain('["databases"]')
       expect(paths).toContain("databases")
-    }))
+    })
+  )
 
   it.effect("weight -1", () =>
     Effect.gen(function* () {
@@ -172,14 +187,16 @@ describe("MultiDbConfig.decode rejects invalid input with a ParseError naming th
       expect(paths).toContain("databases.0.weight")
       expect(message).toContain('["weight"]')
       expect(message).toContain("-1")
-    }))
+    })
+  )
 
   it.effect('weight "heavy"', () =>
     Effect.gen(function* () {
       const { message, paths } = yield* decodeError(withDatabase({ weight: "heavy" }))
       expect(paths).toContain("databases.0.weight")
       expect(message).toContain('"heavy"')
-    }))
+    })
+  )
 
   it.effect("a duplicate id, at the second database", () =>
     Effect.gen(function* () {
@@ -191,102 +208,118 @@ describe("MultiDbConfig.decode rejects invalid input with a ParseError naming th
       })
       expect(paths).toEqual(["databases.1.id"])
       expect(message).toContain('duplicate database id "east"')
-    }))
+    })
+  )
 
   it.effect("a duplicate defaulted id (two databases at the same host:port)", () =>
     Effect.gen(function* () {
       const { paths } = yield* decodeError({ databases: [{ url: "redis://a:1" }, { url: "redis://a:1/2" }] })
       expect(paths).toEqual(["databases.1.id"])
-    }))
+    })
+  )
 
   it.effect("a malformed url", () =>
     Effect.gen(function* () {
       const { message, paths } = yield* decodeError({ databases: [{ url: "not a url" }] })
       expect(paths).toContain("databases.0.url")
       expect(message).toContain("malformed")
-    }))
+    })
+  )
 
   it.effect("a url that is not redis:// or rediss://", () =>
     Effect.gen(function* () {
       const { message, paths } = yield* decodeError({ databases: [{ url: "http://a:1" }] })
       expect(paths).toContain("databases.0.url")
       expect(message).toContain("http:")
-    }))
+    })
+  )
 
   it.effect("a database without any way to reach it", () =>
     Effect.gen(function* () {
       const { paths } = yield* decodeError({ databases: [{ weight: 1 }] })
       expect(paths).toContain("databases.0.url")
-    }))
+    })
+  )
 
   it.effect("probes 0", () =>
     Effect.gen(function* () {
       const { message, paths } = yield* decodeError({ ...minimal, healthCheckProbes: 0 })
       expect(paths).toContain("healthCheckProbes")
       expect(message).toContain('["healthCheckProbes"]')
-    }))
+    })
+  )
 
   it.effect("a fractional number of probes", () =>
     Effect.gen(function* () {
       const { paths } = yield* decodeError({ ...minimal, healthCheckProbes: 2.5 })
       expect(paths).toContain("healthCheckProbes")
-    }))
+    })
+  )
 
   it.effect("threshold 1.5", () =>
     Effect.gen(function* () {
       const { message, paths } = yield* decodeError({ ...minimal, failureRateThreshold: 1.5 })
       expect(paths).toContain("failureRateThreshold")
       expect(message).toContain("1.5")
-    }))
+    })
+  )
 
   it.effect('a negative duration "-5 seconds"', () =>
     Effect.gen(function* () {
       const { message, paths } = yield* decodeError({ ...minimal, healthCheckInterval: "-5 seconds" })
       expect(paths).toContain("healthCheckInterval")
       expect(message).toContain('"-5 seconds"')
-    }))
+    })
+  )
 
   it.effect('a negative grace period "-5 seconds" names the database', () =>
     Effect.gen(function* () {
       const { paths } = yield* decodeError(withDatabase({ gracePeriod: "-5 seconds" }))
       expect(paths).toContain("databases.0.gracePeriod")
-    }))
+    })
+  )
 
   it.effect("a negative number of milliseconds", () =>
     Effect.gen(function* () {
       const { paths } = yield* decodeError({ ...minimal, failoverDelay: -5 })
       expect(paths).toContain("failoverDelay")
-    }))
+    })
+  )
 
   it.effect("an unparsable duration", () =>
     Effect.gen(function* () {
       const { paths } = yield* decodeError({ ...minimal, healthCheckTimeout: "soon" })
       expect(paths).toContain("healthCheckTimeout")
-    }))
+    })
+  )
 
   it.effect("a zero health-check interval", () =>
     Effect.gen(function* () {
       const { paths } = yield* decodeError({ ...minimal, healthCheckInterval: 0 })
       expect(paths).toContain("healthCheckInterval")
-    }))
+    })
+  )
 
   it.effect("an unknown policy", () =>
     Effect.gen(function* () {
       const { paths } = yield* decodeError({ ...minimal, healthCheckPolicy: "most" })
       expect(paths).toContain("healthCheckPolicy")
-    }))
+    })
+  )
 
   it.effect("an unknown initial policy", () =>
     Effect.gen(function* () {
       const { paths } = yield* decodeError({ ...minimal, initialHealthCheckPolicy: "any" })
       expect(paths).toContain("initialHealthCheckPolicy")
-    }))
+    })
+  )
 
   it.effect("a health check that is not a HealthCheck", () =>
     Effect.gen(function* () {
       const { paths } = yield* decodeError({ ...minimal, healthChecks: [{ name: "no probe" }] })
       expect(paths[0]).toMatch(/^healthChecks/)
-    }))
+    })
+  )
 
   it.effect("a cluster that also has a url", () =>
     Effect.gen(function* () {
@@ -294,7 +327,8 @@ describe("MultiDbConfig.decode rejects invalid input with a ParseError naming th
         databases: [{ url: "redis://a:1", cluster: { rootNodes: [{ url: "redis://n1:7000" }] } }]
       })
       expect(paths).toContain("databases.0.cluster")
-    }))
+    })
+  )
 })
 
 describe("DatabaseConfig.decode", () => {
@@ -303,13 +337,15 @@ describe("DatabaseConfig.decode", () => {
       const database = yield* DatabaseConfig.decode({ url: "rediss://secure.example.com:6390" })
       expect(database.id).toBe("secure.example.com:6390")
       expect(database.weight).toBe(1)
-    }))
+    })
+  )
 
   it.effect("rejects a negative weight naming the field", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(DatabaseConfig.decode({ url: "redis://a:1", weight: -1 }))
       expect(error.message).toContain('["weight"]')
-    }))
+    })
+  )
 })
 
 describe("MultiDbConfig.fromEnv", () => {
@@ -319,16 +355,29 @@ describe("MultiDbConfig.fromEnv", () => {
   it.effect("reads MULTIDB_DATABASES as a comma-separated list of url [id=..] [weight=..]", () =>
     Effect.gen(function* () {
       const config = yield* MultiDbConfig.loadFromEnv.pipe(
-        Effect.withConfigProvider(
-          provider({ MULTIDB_DATABASES: "redis://a:1 id=a weight=1,redis://b:2 weight=0.5" })
-        )
+        Effect.withConfigProvider(provider({ MULTIDB_DATABASES: "redis://a:1 id=a weight=1,redis://b:2 weight=0.5" }))
       )
       expect(config.databases.map((d) => [d.id, d.url, d.weight])).toEqual([
         ["a", "redis://a:1", 1],
         ["b:2", "redis://b:2", 0.5]
       ])
       expect(millis(config.healthCheckInterval)).toBe(5000)
-    }))
+    })
+  )
+
+  it.effect("a per-database duration may contain spaces (gracePeriod=10 seconds)", () =>
+    Effect.gen(function* () {
+      const config = yield* MultiDbConfig.loadFromEnv.pipe(
+        Effect.withConfigProvider(
+          provider({ MULTIDB_DATABASES: "redis://a:1 gracePeriod=10 seconds weight=2, redis://b:2" })
+        )
+      )
+      expect(config.databases.map((d) => [d.id, millis(d.gracePeriod), d.weight])).toEqual([
+        ["a:1", 10_000, 2],
+        ["b:2", 60_000, 1]
+      ])
+    })
+  )
 
   it.effect("reads options such as MULTIDB_HEALTH_CHECK_INTERVAL", () =>
     Effect.gen(function* () {
@@ -347,7 +396,8 @@ describe("MultiDbConfig.fromEnv", () => {
       expect(config.minNumFailures).toBe(5)
       expect(config.healthCheckPolicy).toBe("all")
       expect(config.retryWrites).toBe(true)
-    }))
+    })
+  )
 
   it.effect("reads gracePeriod (milliseconds) and healthCheckUrl per database", () =>
     Effect.gen(function* () {
@@ -360,29 +410,37 @@ describe("MultiDbConfig.fromEnv", () => {
       )
       expect(millis(config.databases[0].gracePeriod)).toBe(10_000)
       expect(config.databases[0].healthCheckUrl).toBe("https://cluster.example.com")
-    }))
+    })
+  )
 
   it.effect("fails with a ConfigError when MULTIDB_DATABASES is missing", () =>
     Effect.gen(function* () {
       const result = yield* MultiDbConfig.fromEnv.pipe(Effect.withConfigProvider(provider({})), Effect.either)
       expect(Either.isLeft(result)).toBe(true)
-    }))
+    })
+  )
 
   it.effect("fails naming the entry when a weight is not a number", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(
-        MultiDbConfig.fromEnv.pipe(Effect.withConfigProvider(provider({ MULTIDB_DATABASES: "redis://a:1 weight=heavy" })))
+        MultiDbConfig.fromEnv.pipe(
+          Effect.withConfigProvider(provider({ MULTIDB_DATABASES: "redis://a:1 weight=heavy" }))
+        )
       )
       expect(String(error)).toContain("MULTIDB_DATABASES[0].weight")
-    }))
+    })
+  )
 
   it.effect("fails on an unknown key in an entry", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(
-        MultiDbConfig.fromEnv.pipe(Effect.withConfigProvider(provider({ MULTIDB_DATABASES: "redis://a:1 colour=blue" })))
+        MultiDbConfig.fromEnv.pipe(
+          Effect.withConfigProvider(provider({ MULTIDB_DATABASES: "redis://a:1 colour=blue" }))
+        )
       )
       expect(String(error)).toContain('unknown key "colour"')
-    }))
+    })
+  )
 
   it.effect("an invalid option value fails decoding with a ParseError naming it", () =>
     Effect.gen(function* () {
@@ -395,5 +453,6 @@ describe("MultiDbConfig.fromEnv", () => {
       )
       expect(ParseResult.isParseError(error)).toBe(true)
       expect(error.message).toContain('["failureRateThreshold"]')
-    }))
+    })
+  )
 })

@@ -67,7 +67,8 @@ interface Entry {
 
 type Signal =
   | { readonly _tag: "Reevaluate" }
-  | { readonly _tag: "SelectBest"; readonly reason: MultiDbEvent.SwitchReason; readonly done?: Deferred.Deferred<void> }
+  | { readonly _tag: "SelectBest"; readonly reason: MultiDbEvent.SwitchReason }
+  | { readonly _tag: "Reconsider"; readonly candidate: string; readonly done: Deferred.Deferred<void> }
   | { readonly _tag: "SetActive"; readonly entry: Entry; readonly done: Deferred.Deferred<void, UnhealthyDatabase> }
   | { readonly _tag: "ConnectionLost"; readonly id: string }
 
@@ -327,14 +328,34 @@ export const make = (
         yield* switchTo(entry, reason)
       })
 
+    /**
+     * After a runtime change concerning `candidate` (added, removed, re-weighted): move only when the active database
+     * is no longer eligible, or when the change is about the active database or the strategy's new pick. A manual
+     * choice is otherwise left alone (only auto fallback moves away from it).
+     */
+    const reconsider = (candidate: string) =>
+      Effect.gen(function* () {
+        const list = yield* Ref.get(entries)
+        const current = yield* SubscriptionRef.get(active)
+        const pick = strategy.select(yield* snapshot)
+        const currentValid =
+          Option.isSome(current) && list.includes(current.value) && (yield* current.value.circuit.state) === "closed"
+        if (!currentValid) return yield* reconcile(false, "automatic")
+        if (Option.isNone(pick)) return
+        if (pick.value === candidate || current.value.id === candidate) {
+          const entry = list.find((e) => e.id === pick.value)
+          if (entry !== undefined) yield* switchTo(entry, "automatic")
+        }
+      })
+
     const handleSignal = (signal: Signal): Effect.Effect<void> => {
       switch (signal._tag) {
+        case "Reconsider":
+          return reconsider(signal.candidate).pipe(Effect.ensuring(Deferred.succeed(signal.done, undefined)))
         case "Reevaluate":
           return reconcile(false, "automatic")
         case "SelectBest":
-          return reconcile(true, signal.reason).pipe(
-            Effect.ensuring(signal.done === undefined ? Effect.void : Deferred.succeed(signal.done, undefined))
-          )
+          return reconcile(true, signal.reason)
         case "ConnectionLost":
           return Effect.flatMap(entryById(signal.id), (entry) =>
             entry === undefined ? Effect.void : triggerCheck(entry)
@@ -487,9 +508,17 @@ export const make = (
       const retryAnything = config.retryWrites || options?.readOnly === true
       const retryable = (error: MultiDbError) =>
         error._tag === "RedisConnectionError" && (retryAnything || !error.mayHaveExecuted)
-      const first = attempt(f, command, isolated)
-      return Effect.catchIf(first, retryable, () =>
-        Effect.retry(attempt(f, command, isolated), { schedule: retrySchedule, while: retryable })
+      const once = attempt(f, command, isolated)
+      // The schedule is only set up after a first retryable failure: the healthy path pays nothing for retries.
+      return Effect.catchIf(once, retryable, (error) =>
+        Effect.flatMap(Schedule.driver(retrySchedule), (driver) => {
+          const retry = (last: MultiDbError): Effect.Effect<A, MultiDbError> =>
+            Effect.matchEffect(driver.next(last), {
+              onFailure: () => Effect.fail(last),
+              onSuccess: () => Effect.catchIf(once, retryable, retry)
+            })
+          return retry(error)
+        })
       )
     }
 
@@ -631,9 +660,9 @@ export const make = (
           : Effect.succeed(entry)
       })
 
-    const selectBest = (reason: MultiDbEvent.SwitchReason) =>
+    const reconsiderAfter = (candidate: string) =>
       Effect.flatMap(Deferred.make<void>(), (done) =>
-        Effect.zipRight(Queue.offer(signals, { _tag: "SelectBest", reason, done }), Deferred.await(done))
+        Effect.zipRight(Queue.offer(signals, { _tag: "Reconsider", candidate, done }), Deferred.await(done))
       )
 
     const management = yield* Effect.makeSemaphore(1)
@@ -682,7 +711,7 @@ export const make = (
         }
         yield* Ref.update(entries, (current) => [...current, entry])
         yield* publish(MultiDbEvent.DatabaseAdded({ database: entry.id, weight: entry.weight }))
-        yield* selectBest("automatic")
+        yield* reconsiderAfter(entry.id)
       }).pipe(management.withPermits(1), Effect.withSpan("MultiDbClient.addDatabase"))
 
     const removeDatabase = (id: string) =>
@@ -696,7 +725,7 @@ export const make = (
           entries,
           list.filter((e) => e !== entry)
         )
-        yield* selectBest("automatic")
+        yield* reconsiderAfter(id)
         yield* Scope.close(entry.scope, Exit.void)
         yield* publish(MultiDbEvent.DatabaseRemoved({ database: id }))
       }).pipe(management.withPermits(1), Effect.withSpan("MultiDbClient.removeDatabase"))
@@ -710,7 +739,7 @@ export const make = (
         const from = entry.weight
         entry.weight = weight
         yield* publish(MultiDbEvent.DatabaseWeightChanged({ database: id, from, to: weight }))
-        yield* selectBest("automatic")
+        yield* reconsiderAfter(id)
       }).pipe(management.withPermits(1), Effect.withSpan("MultiDbClient.updateDatabaseWeight"))
 
     const addHealthCheck = (check: HealthCheck.HealthCheck) =>
