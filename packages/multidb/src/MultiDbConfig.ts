@@ -7,6 +7,7 @@
 import { Config, ConfigError, Duration, Effect, Either, Schema } from "effect"
 import * as DatabaseConfig from "./DatabaseConfig.js"
 import * as HealthCheck from "./HealthCheck.js"
+import { quorum } from "./internal/healthCheck.js"
 import { DurationInput, Fraction, IntAtLeast, PositiveDuration } from "./internal/schemas.js"
 
 const HealthCheckSchema = Schema.declare(
@@ -83,12 +84,7 @@ export class MultiDbConfig extends Schema.Class<MultiDbConfig>("MultiDbConfig")(
     })
   }).pipe(
     Schema.filter((config) => {
-      const needed =
-        config.healthCheckPolicy === "all"
-          ? config.healthCheckProbes
-          : config.healthCheckPolicy === "majority"
-            ? Math.floor(config.healthCheckProbes / 2) + 1
-            : 1
+      const needed = quorum(config.healthCheckPolicy, config.healthCheckProbes)
       const least = Duration.times(config.healthCheckProbesDelay, needed - 1)
       if (Duration.lessThanOrEqualTo(config.healthCheckTimeout, least)) {
         return {

@@ -43,6 +43,7 @@ import * as MultiDbEvents from "../MultiDbEvents.js"
 import * as Metrics from "../MultiDbMetrics.js"
 import * as RedisConnection from "../RedisConnection.js"
 import { commandName, memberLocalCommands, readOnlyCommands } from "./commands.js"
+import { quorum } from "./healthCheck.js"
 import * as PubSubManager from "./pubsub.js"
 
 /** One database inside the client. */
@@ -393,12 +394,7 @@ export const make = (
     const results = yield* Effect.forEach(initial, (entry) => runChecks(entry), { concurrency: "unbounded" })
     const healthy = initial.filter((_, i) => results[i]!.healthy)
     const unhealthy = initial.filter((_, i) => !results[i]!.healthy)
-    const required =
-      config.initialHealthCheckPolicy === "all"
-        ? initial.length
-        : config.initialHealthCheckPolicy === "majority"
-          ? Math.floor(initial.length / 2) + 1
-          : 1
+    const required = quorum(config.initialHealthCheckPolicy, initial.length)
     if (healthy.length < required) {
       return yield* new InitialHealthCheckFailed({
         policy: config.initialHealthCheckPolicy,

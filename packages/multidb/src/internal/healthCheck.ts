@@ -1,6 +1,10 @@
 import { Cause, Duration, Effect, Option } from "effect"
 import type { Defaults, HealthCheck, Policy, Result, Target } from "../HealthCheck.js"
 
+/** How many of `total` must pass under a policy: all of them, a strict majority, or one. */
+export const quorum = (policy: "all" | "majority" | "any" | "one", total: number): number =>
+  policy === "all" ? total : policy === "majority" ? Math.floor(total / 2) + 1 : 1
+
 export const decide = (policy: Policy, probes: number, passed: number, failed: number): boolean | undefined => {
   switch (policy) {
     case "all":
@@ -10,7 +14,7 @@ export const decide = (policy: Policy, probes: number, passed: number, failed: n
       if (passed > 0) return true
       return failed >= probes ? false : undefined
     case "majority": {
-      const needed = Math.floor(probes / 2) + 1
+      const needed = quorum("majority", probes)
       if (passed >= needed) return true
       if (failed > probes - needed) return false
       return undefined
