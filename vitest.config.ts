@@ -2,6 +2,6 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   test: {
-    projects: ["packages/testkit", "packages/multidb"]
+    projects: ["packages/testkit", "packages/multidb", "packages/demo"]
   }
 })
