@@ -19,6 +19,7 @@ export type SwitchReason = "automatic" | "manual" | "fallback"
  * @since 0.1.0
  */
 export type MultiDbEvent = Data.TaggedEnum<{
+  /** `oldDatabase` is undefined for the first active database, chosen when the client starts. */
   ActiveDatabaseChanged: {
     readonly oldDatabase: string | undefined
     readonly newDatabase: string

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { activeId, advance, recordEvents, setup, threeDatabases } from "./helpers.js"
+import { Chunk, Context, Effect, PubSub, Queue } from "effect"
+import * as MultiDbEvents from "../src/MultiDbEvents.js"
+import { activeId, advance, recordEvents, setup, setupWith, threeDatabases } from "./helpers.js"
 
 describe("MultiDbClient (in-memory, TestClock)", () => {
   it.scoped("routes commands to the highest-weighted healthy database", () =>
@@ -34,6 +35,22 @@ describe("MultiDbClient (in-memory, TestClock)", () => {
       expect(switches[0]).toBe("east->west:automatic")
       expect(switches[1]).toBe("west->south:automatic")
       expect(switches.at(-1)).toMatch(/->east:fallback$/)
+    })
+  )
+})
+
+describe("start-up event", () => {
+  it.scoped("a listener attached before start learns the first active database", () =>
+    Effect.gen(function* () {
+      const bus = yield* MultiDbEvents.make()
+      const subscription = yield* PubSub.subscribe(bus)
+      yield* setupWith(threeDatabases({ initialHealthCheckPolicy: "one" }), {
+        before: (db) => db("east").setBehaviour("down"),
+        context: Context.make(MultiDbEvents.MultiDbEvents, bus)
+      })
+      const events = yield* Queue.takeAll(subscription)
+      const first = Chunk.toReadonlyArray(events).find((e) => e._tag === "ActiveDatabaseChanged")
+      expect(first).toMatchObject({ oldDatabase: undefined, newDatabase: "west", reason: "automatic" })
     })
   )
 })

@@ -414,6 +414,14 @@ export const make = (
     }
     yield* SubscriptionRef.set(active, firstEntry)
     lastActiveId = firstEntry.value.id
+    // Listeners attached before start-up learn which database the traffic goes to first.
+    yield* publish(
+      MultiDbEvent.ActiveDatabaseChanged({
+        oldDatabase: undefined,
+        newDatabase: firstEntry.value.id,
+        reason: "automatic"
+      })
+    )
     // Circuit changes made during start-up were already applied above.
     yield* Queue.takeAll(signals)
 

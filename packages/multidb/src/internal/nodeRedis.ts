@@ -259,11 +259,17 @@ const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
     const redisOptions = clientOptions(config, options)
     const { client } = yield* open(redisOptions, options.onConnectionLost)
     const { client: healthClient, firstAttempt } = yield* open(redisOptions, undefined)
-    /** PING; while the first connection attempt is still under way, wait for it instead of failing as offline. */
-    const ping = withDeadline(healthClient, async (c) => {
-      if (!c.isReady) await firstAttempt
-      await c.ping()
-    })
+    const withConnectDeadline = yield* deadlines(options.connectTimeout)
+    /**
+     * PING. While the first connection attempt is still under way, wait for it (bounded by the connect timeout)
+     * instead of failing as offline; the command timeout then bounds the PING itself.
+     */
+    const ping = Effect.zipRight(
+      Effect.suspend(() =>
+        healthClient.isReady ? Effect.void : withConnectDeadline(healthClient, () => firstAttempt)
+      ),
+      withDeadline(healthClient, (c) => c.ping())
+    )
     const run =
       (target: RedisClient) =>
       <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
