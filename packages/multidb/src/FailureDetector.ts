@@ -64,6 +64,7 @@ export const make = (options: Options): Effect.Effect<FailureDetector> =>
     const successes = new Float64Array(bucketCount)
     const failures = new Float64Array(bucketCount)
 
+    /** The bucket index of time `now`, cleared first when it still holds an older slot. */
     const slotOf = (now: number) => {
       const epoch = Math.floor(now / bucketMillis)
       const index = epoch % bucketCount
@@ -72,7 +73,7 @@ export const make = (options: Options): Effect.Effect<FailureDetector> =>
         successes[index] = 0
         failures[index] = 0
       }
-      return { epoch, index }
+      return index
     }
 
     const totals = (epoch: number): Snapshot => {
@@ -93,23 +94,26 @@ export const make = (options: Options): Effect.Effect<FailureDetector> =>
       failures.fill(0)
     }
 
-    const record = (outcome: Outcome) =>
-      Effect.clockWith((clock) =>
-        Effect.sync(() => {
-          const { epoch, index } = slotOf(clock.unsafeCurrentTimeMillis())
-          if (outcome === "success") {
-            successes[index]! += 1
-            return false
-          }
-          failures[index]! += 1
-          const t = totals(epoch)
-          const tripped =
-            t.failures >= options.minNumFailures &&
-            t.failures / (t.failures + t.successes) >= options.failureRateThreshold
-          if (tripped) clear()
-          return tripped
-        })
-      )
+    // Both effects are built once: recording an outcome (every command does) allocates no effect.
+    const recordSuccess: Effect.Effect<boolean> = Effect.clockWith((clock) =>
+      Effect.sync(() => {
+        successes[slotOf(clock.unsafeCurrentTimeMillis())]! += 1
+        return false
+      })
+    )
+    const recordFailure: Effect.Effect<boolean> = Effect.clockWith((clock) =>
+      Effect.sync(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        failures[slotOf(now)]! += 1
+        const t = totals(Math.floor(now / bucketMillis))
+        const tripped =
+          t.failures >= options.minNumFailures &&
+          t.failures / (t.failures + t.successes) >= options.failureRateThreshold
+        if (tripped) clear()
+        return tripped
+      })
+    )
+    const record = (outcome: Outcome) => (outcome === "success" ? recordSuccess : recordFailure)
 
     return {
       record,

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Metric, MetricBoundaries } from "effect"
+import { Metric, MetricBoundaries, MetricKey } from "effect"
 
 /**
  * Switches of the active database, tagged `from`, `to` and `reason`.
@@ -37,11 +37,18 @@ export const healthCheckDuration = Metric.histogram(
 )
 
 /**
+ * The key of `commandOutcomes`.
+ *
+ * @since 0.1.0
+ */
+export const commandOutcomesKey = MetricKey.counter("multidb_commands_total", {
+  description: "Command outcomes per database",
+  incremental: true
+})
+
+/**
  * Command outcomes per database (tags `database`, `outcome`: success, reply_error, failure).
  *
  * @since 0.1.0
  */
-export const commandOutcomes = Metric.counter("multidb_commands_total", {
-  description: "Command outcomes per database",
-  incremental: true
-})
+export const commandOutcomes = Metric.fromMetricKey(commandOutcomesKey)

@@ -7,6 +7,8 @@ import {
   Exit,
   FiberHandle,
   Metric,
+  MetricKey,
+  MetricLabel,
   Option,
   ParseResult,
   PubSub,
@@ -59,6 +61,8 @@ interface Entry {
   checking: boolean
   lastTriggeredCheck: number
   readonly scope: Scope.CloseableScope
+  /** Records a successful command (detector and metric); built once per database. */
+  readonly recordSuccess: Effect.Effect<unknown>
   readonly outcomes: {
     readonly success: Metric.Metric.Counter<number>
     readonly reply: Metric.Metric.Counter<number>
@@ -127,6 +131,18 @@ export const make = (
     /** Failover attempt counter while no database is eligible. */
     const unavailable = yield* Ref.make<Option.Option<number>>(Option.none())
     const unavailableTicker = yield* FiberHandle.make<void, never>()
+    /**
+     * The active database as a plain value, for the command path to read without an effect. Written only by the
+     * supervisor (through `setActive`), together with the `active` SubscriptionRef that streams its changes.
+     */
+    let activeEntry: Entry | undefined
+    const setActive = (entry: Option.Option<Entry>) =>
+      Effect.zipRight(
+        Effect.sync(() => {
+          activeEntry = Option.getOrUndefined(entry)
+        }),
+        SubscriptionRef.set(active, entry)
+      )
     let nextOrder = 0
 
     const info = (entry: Entry, circuit: CircuitBreaker.CircuitState, activeId: string | undefined): DatabaseInfo => ({
@@ -244,8 +260,15 @@ export const make = (
             }
           })
           .pipe(Scope.extend(scope))
+        // Tags baked into the key: the tagged-metric path would rebuild the key and look it up on every command.
         const outcome = (name: string) =>
-          Metric.tagged(Metric.tagged(Metrics.commandOutcomes, "database", databaseConfig.id), "outcome", name)
+          Metric.fromMetricKey(
+            MetricKey.taggedWithLabels(Metrics.commandOutcomesKey, [
+              MetricLabel.make("database", databaseConfig.id),
+              MetricLabel.make("outcome", name)
+            ])
+          )
+        const successes = outcome("success")
         const entry: Entry = {
           id: databaseConfig.id,
           config: databaseConfig,
@@ -258,7 +281,8 @@ export const make = (
           checking: false,
           lastTriggeredCheck: Number.NEGATIVE_INFINITY,
           scope,
-          outcomes: { success: outcome("success"), reply: outcome("reply_error"), failure: outcome("failure") }
+          recordSuccess: Effect.zipRight(detector.record("success"), Metric.increment(successes)),
+          outcomes: { success: successes, reply: outcome("reply_error"), failure: outcome("failure") }
         }
         ref.entry = entry
         yield* Metric.set(Metric.tagged(Metrics.circuitState, "database", entry.id), 0)
@@ -273,7 +297,7 @@ export const make = (
         yield* FiberHandle.clear(unavailableTicker)
         yield* Ref.set(unavailable, Option.none())
         if (Option.isSome(previous) && previous.value === entry) return
-        yield* SubscriptionRef.set(active, Option.some(entry))
+        yield* setActive(Option.some(entry))
         const oldDatabase = Option.isSome(previous) ? previous.value.id : lastActiveId
         lastActiveId = entry.id
         yield* Metric.increment(
@@ -290,7 +314,7 @@ export const make = (
     const becomeUnavailable = Effect.gen(function* () {
       const previous = yield* SubscriptionRef.get(active)
       if (Option.isSome(previous)) lastActiveId = previous.value.id
-      yield* SubscriptionRef.set(active, Option.none())
+      yield* setActive(Option.none())
       if (Option.isSome(yield* Ref.get(unavailable))) return
       yield* Ref.set(unavailable, Option.some(1))
       yield* publish(MultiDbEvent.AllDatabasesUnavailable({ attempt: 1, maxAttempts: config.failoverAttempts }))
@@ -412,7 +436,7 @@ export const make = (
         unhealthy: unhealthy.map((e) => e.id)
       })
     }
-    yield* SubscriptionRef.set(active, firstEntry)
+    yield* setActive(firstEntry)
     lastActiveId = firstEntry.value.id
     // Listeners attached before start-up learn which database the traffic goes to first.
     yield* publish(
@@ -490,15 +514,11 @@ export const make = (
     }
 
     const attempt = <A>(f: (client: RedisConnection.RedisClient) => Promise<A>, command: string, isolated: boolean) =>
-      Effect.flatMap(SubscriptionRef.get(active), (current): Effect.Effect<A, MultiDbError> => {
-        if (Option.isNone(current)) return unavailableError
-        const entry = current.value
+      Effect.suspend((): Effect.Effect<A, MultiDbError> => {
+        const entry = activeEntry
+        if (entry === undefined) return unavailableError
         return Effect.matchEffect(isolated ? entry.connection.runIsolated(f) : entry.connection.run(f), {
-          onSuccess: (value) =>
-            Effect.as(
-              Effect.zipRight(entry.detector.record("success"), Metric.increment(entry.outcomes.success)),
-              value
-            ),
+          onSuccess: (value) => Effect.as(entry.recordSuccess, value),
           onFailure: (error) => onError(entry, error, command)
         })
       })

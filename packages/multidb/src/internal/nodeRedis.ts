@@ -105,41 +105,40 @@ const deadlines = (timeout: Duration.Duration) =>
         })
       ).pipe(Effect.repeat(Schedule.spaced(resolution)))
     )
+    const clock = yield* Effect.clock
     return <A>(client: RedisClient, f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
-      Effect.clockWith((clock) =>
-        Effect.async<A, unknown>((resume) => {
-          const entry: Pending = {
-            deadline: clock.unsafeCurrentTimeMillis() + timeoutMillis,
-            settled: false,
-            timeout: () => resume(Effect.fail(new CommandTimeoutError(timeoutMillis)))
-          }
-          pending.add(entry)
-          let promise: Promise<A>
-          try {
-            promise = f(client)
-          } catch (error) {
-            promise = Promise.reject(error)
-          }
-          promise.then(
-            (value) => {
-              if (entry.settled) return
-              entry.settled = true
-              pending.delete(entry)
-              resume(Effect.succeed(value))
-            },
-            (error) => {
-              if (entry.settled) return
-              entry.settled = true
-              pending.delete(entry)
-              resume(Effect.fail(error))
-            }
-          )
-          return Effect.sync(() => {
+      Effect.async<A, unknown>((resume) => {
+        const entry: Pending = {
+          deadline: clock.unsafeCurrentTimeMillis() + timeoutMillis,
+          settled: false,
+          timeout: () => resume(Effect.fail(new CommandTimeoutError(timeoutMillis)))
+        }
+        pending.add(entry)
+        let promise: Promise<A>
+        try {
+          promise = f(client)
+        } catch (error) {
+          promise = Promise.reject(error)
+        }
+        promise.then(
+          (value) => {
+            if (entry.settled) return
             entry.settled = true
             pending.delete(entry)
-          })
+            resume(Effect.succeed(value))
+          },
+          (error) => {
+            if (entry.settled) return
+            entry.settled = true
+            pending.delete(entry)
+            resume(Effect.fail(error))
+          }
+        )
+        return Effect.sync(() => {
+          entry.settled = true
+          pending.delete(entry)
         })
-      )
+      })
   })
 
 export const connect = (config: DatabaseConfig, options: ConnectOptions) =>
