@@ -17,7 +17,9 @@ export const clientOptions = (config: DatabaseConfig, options: ConnectOptions): 
     ...base,
     ...(config.url === undefined ? {} : { url: config.url }),
     disableOfflineQueue: true,
-    commandOptions: { timeout: Duration.toMillis(options.commandTimeout), ...base.commandOptions },
+    // node-redis' own timeout (5 s by default) arms an AbortSignal timer per command and only covers the wait to be
+    // written; the connection's deadlines (see `deadlines`) cover the whole command, so it is switched off.
+    commandOptions: { ...base.commandOptions, timeout: 0 },
     socket: {
       connectTimeout: Duration.toMillis(options.connectTimeout),
       reconnectStrategy,
