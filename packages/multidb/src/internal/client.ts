@@ -281,7 +281,10 @@ export const make = (
           checking: false,
           lastTriggeredCheck: Number.NEGATIVE_INFINITY,
           scope,
-          recordSuccess: Effect.zipRight(detector.record("success"), Metric.increment(successes)),
+          recordSuccess: Effect.zipRight(
+            detector.record("success"),
+            Effect.sync(() => successes.unsafeUpdate(1, []))
+          ),
           outcomes: { success: successes, reply: outcome("reply_error"), failure: outcome("failure") }
         }
         ref.entry = entry

@@ -136,10 +136,8 @@ const deadlines = (timeout: Duration.Duration) =>
             resume(Effect.fail(error))
           }
         )
-        return Effect.sync(() => {
-          entry.settled = true
-          pending.delete(entry)
-        })
+        // No canceler: returning one makes every call pay for an interruption handler. An interrupted call's entry
+        // is dropped by the sweeper at its deadline, so memory stays bounded by rate × timeout.
       })
   })
 
