@@ -1,0 +1,277 @@
+/**
+ * Healthy-path overhead: the same GET/SET workload against one redis-server through plain node-redis promises (A),
+ * node-redis wrapped in `Effect.tryPromise` (B) and `MultiDbClient` with two healthy databases (C), alternating
+ * A/B/C (rotated each round) in one process.
+ */
+import { MultiDbClient, RedisConnection } from "@effect-redis/multidb"
+import { RedisServer } from "@effect-redis/testkit"
+import { Duration, Effect } from "effect"
+import { createClient } from "redis"
+import { fullGc } from "./Gc.js"
+import { median, quantile, type Summary, summarize } from "./Stats.js"
+
+/** The three clients under test. */
+export type ClientKind = "plain" | "effect" | "multidb"
+
+export const clientKinds: ReadonlyArray<ClientKind> = ["plain", "effect", "multidb"]
+
+export const clientLabels: Record<ClientKind, string> = {
+  plain: "A node-redis (promises)",
+  effect: "B node-redis in Effect.tryPromise",
+  multidb: "C MultiDbClient (2 databases)"
+}
+
+export interface Options {
+  /** Operations per timed run (GET + SET count one each). */
+  readonly operations: number
+  readonly warmupOperations: number
+  readonly rounds: number
+  readonly concurrencies: ReadonlyArray<number>
+  /** The clients to run (default all three); fewer only for profiling one of them. */
+  readonly clients?: ReadonlyArray<ClientKind>
+  /** Bound on one run, whatever its operation count. */
+  readonly runTimeout: Duration.DurationInput
+}
+
+/** One timed run of one client. */
+export interface Run {
+  readonly client: ClientKind
+  readonly concurrency: number
+  readonly round: number
+  readonly operations: number
+  readonly seconds: number
+  readonly opsPerSecond: number
+  readonly p50Millis: number
+  readonly p99Millis: number
+  /** CPU time of this process (user + system) per operation: less sensitive to other load than ops/s. */
+  readonly cpuMicrosPerOp: number
+  /** The run hit its time bound before its operation count. */
+  readonly truncated: boolean
+}
+
+export interface ClientFigures {
+  readonly opsPerSecond: Summary
+  readonly p50Millis: Summary
+  readonly p99Millis: Summary
+  readonly cpuMicrosPerOp: Summary
+}
+
+export interface ConcurrencyResult {
+  readonly concurrency: number
+  readonly clients: Record<ClientKind, ClientFigures>
+  /** Ratio of the median throughputs, and the range of the per-round ratios. */
+  readonly ratios: {
+    readonly multidbOverEffect: Summary
+    readonly multidbOverPlain: Summary
+    readonly effectOverPlain: Summary
+    /** CPU time per operation of C over that of B (lower is better). */
+    readonly cpuMultidbOverEffect: number | null
+  }
+}
+
+export interface Result {
+  readonly options: {
+    readonly operations: number
+    readonly warmupOperations: number
+    readonly rounds: number
+    readonly concurrencies: ReadonlyArray<number>
+  }
+  readonly byConcurrency: ReadonlyArray<ConcurrencyResult>
+  readonly runs: ReadonlyArray<Run>
+}
+
+const keyCount = 1000
+const keys = Array.from({ length: keyCount }, (_, i) => `bench:overhead:${i}`)
+const value = "v".repeat(32)
+
+/** Per-run bookkeeping shared by the workers of one run: the next operation and each operation's latency. */
+interface Work {
+  next: number
+  readonly operations: number
+  readonly deadline: number
+  readonly latencies: Float64Array
+}
+
+const newWork = (operations: number, timeoutMillis: number): Work => ({
+  next: 0,
+  operations,
+  deadline: performance.now() + timeoutMillis,
+  latencies: new Float64Array(operations)
+})
+
+/** Claims the next GET/SET pair: the index of its SET (its GET is index + 1), or -1 when the run is over. */
+const claim = (work: Work): number => {
+  const i = work.next
+  if (i + 1 >= work.operations || performance.now() > work.deadline) return -1
+  work.next = i + 2
+  return i
+}
+
+/** The plain node-redis client type, as `createClient({ url })` returns it. */
+type PlainClient = ReturnType<typeof createClient<{}, {}, {}, 3, {}>>
+
+const runPlain = (client: PlainClient, work: Work, concurrency: number) => {
+  const worker = async () => {
+    for (let i = claim(work); i >= 0; i = claim(work)) {
+      const key = keys[(i >> 1) % keyCount]!
+      const t0 = performance.now()
+      await client.set(key, value)
+      const t1 = performance.now()
+      await client.get(key)
+      work.latencies[i] = t1 - t0
+      work.latencies[i + 1] = performance.now() - t1
+    }
+  }
+  return Promise.all(Array.from({ length: concurrency }, worker))
+}
+
+interface EffectCommands<E> {
+  readonly set: (key: string, value: string) => Effect.Effect<unknown, E>
+  readonly get: (key: string) => Effect.Effect<unknown, E>
+}
+
+const runEffect = <E>(commands: EffectCommands<E>, work: Work, concurrency: number) => {
+  const worker = Effect.gen(function* () {
+    for (let i = claim(work); i >= 0; i = claim(work)) {
+      const key = keys[(i >> 1) % keyCount]!
+      const t0 = performance.now()
+      yield* commands.set(key, value)
+      const t1 = performance.now()
+      yield* commands.get(key)
+      work.latencies[i] = t1 - t0
+      work.latencies[i + 1] = performance.now() - t1
+    }
+  })
+  return Effect.all(
+    Array.from({ length: concurrency }, () => worker),
+    { concurrency: "unbounded", discard: true }
+  )
+}
+
+const connectPlain = (url: string) =>
+  Effect.acquireRelease(
+    Effect.promise(async (): Promise<PlainClient> => {
+      const client: PlainClient = createClient({ url })
+      client.on("error", () => {})
+      await client.connect()
+      return client
+    }),
+    (client) => Effect.sync(() => client.destroy())
+  )
+
+/**
+ * Runs the overhead benchmark on fresh servers; `log` receives progress lines.
+ */
+export const run = (options: Options, log: (line: string) => void) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const east = yield* RedisServer.make()
+      const west = yield* RedisServer.make()
+      const plain = yield* connectPlain(east.url)
+      const wrapped = yield* connectPlain(east.url)
+      const multidb = yield* MultiDbClient.fromInput({
+        databases: [
+          { id: "east", url: east.url, weight: 1 },
+          { id: "west", url: west.url, weight: 0.5 }
+        ]
+      }).pipe(Effect.provide(RedisConnection.layer))
+
+      const effectCommands: EffectCommands<unknown> = {
+        set: (key, v) => Effect.tryPromise({ try: () => wrapped.set(key, v), catch: (error) => error }),
+        get: (key) => Effect.tryPromise({ try: () => wrapped.get(key), catch: (error) => error })
+      }
+      const multidbCommands: EffectCommands<unknown> = {
+        set: (key, v) => multidb.commands.set(key, v),
+        get: (key) => multidb.commands.get(key)
+      }
+      const timeoutMillis = Duration.toMillis(Duration.decode(options.runTimeout))
+
+      const once = (client: ClientKind, concurrency: number, operations: number, round: number) =>
+        Effect.gen(function* () {
+          fullGc()
+          const work = newWork(operations, timeoutMillis)
+          const start = performance.now()
+          const cpuStart = process.cpuUsage()
+          if (client === "plain") yield* Effect.promise(() => runPlain(plain, work, concurrency))
+          else yield* runEffect(client === "effect" ? effectCommands : multidbCommands, work, concurrency)
+          const seconds = (performance.now() - start) / 1000
+          const cpu = process.cpuUsage(cpuStart)
+          const done = work.next
+          const result: Run = {
+            client,
+            concurrency,
+            round,
+            operations: done,
+            seconds,
+            opsPerSecond: done / seconds,
+            p50Millis: quantile(work.latencies, done, 0.5),
+            p99Millis: quantile(work.latencies, done, 0.99),
+            cpuMicrosPerOp: (cpu.user + cpu.system) / done,
+            truncated: done < operations - 1
+          }
+          return result
+        })
+
+      const runs: Array<Run> = []
+      const selected = options.clients ?? clientKinds
+      for (const concurrency of options.concurrencies) {
+        for (const client of selected) yield* once(client, concurrency, options.warmupOperations, -1)
+        for (let round = 0; round < options.rounds; round++) {
+          const order = selected.map((_, i) => selected[(i + round) % selected.length]!)
+          const line: Array<string> = []
+          for (const client of order) {
+            const r = yield* once(client, concurrency, options.operations, round)
+            runs.push(r)
+            line.push(`${client} ${Math.round(r.opsPerSecond)} ops/s`)
+          }
+          log(`  overhead c=${concurrency} round ${round + 1}/${options.rounds}: ${line.join(", ")}`)
+        }
+      }
+
+      const byConcurrency = options.concurrencies.map((concurrency): ConcurrencyResult => {
+        const of = (client: ClientKind) => runs.filter((r) => r.client === client && r.concurrency === concurrency)
+        const figures = (client: ClientKind): ClientFigures => ({
+          opsPerSecond: summarize(of(client).map((r) => r.opsPerSecond)),
+          p50Millis: summarize(of(client).map((r) => r.p50Millis)),
+          p99Millis: summarize(of(client).map((r) => r.p99Millis)),
+          cpuMicrosPerOp: summarize(of(client).map((r) => r.cpuMicrosPerOp))
+        })
+        const clients = { plain: figures("plain"), effect: figures("effect"), multidb: figures("multidb") }
+        const ratio = (a: ClientKind, b: ClientKind): Summary => {
+          const perRound = Array.from({ length: options.rounds }, (_, round) => {
+            const x = of(a).find((r) => r.round === round)
+            const y = of(b).find((r) => r.round === round)
+            return x !== undefined && y !== undefined ? x.opsPerSecond / y.opsPerSecond : null
+          })
+          const ma = median(of(a).map((r) => r.opsPerSecond))
+          const mb = median(of(b).map((r) => r.opsPerSecond))
+          const range = summarize(perRound)
+          return { ...range, median: ma !== null && mb !== null ? ma / mb : null }
+        }
+        return {
+          concurrency,
+          clients,
+          ratios: {
+            multidbOverEffect: ratio("multidb", "effect"),
+            multidbOverPlain: ratio("multidb", "plain"),
+            effectOverPlain: ratio("effect", "plain"),
+            cpuMultidbOverEffect:
+              clients.multidb.cpuMicrosPerOp.median !== null && clients.effect.cpuMicrosPerOp.median !== null
+                ? clients.multidb.cpuMicrosPerOp.median / clients.effect.cpuMicrosPerOp.median
+                : null
+          }
+        }
+      })
+      const result: Result = {
+        options: {
+          operations: options.operations,
+          warmupOperations: options.warmupOperations,
+          rounds: options.rounds,
+          concurrencies: options.concurrencies
+        },
+        byConcurrency,
+        runs
+      }
+      return result
+    })
+  )
