@@ -1,7 +1,8 @@
 /**
  * Healthy-path overhead: the same GET/SET workload against one redis-server through plain node-redis promises (A),
- * node-redis wrapped in `Effect.tryPromise` (B) and `MultiDbClient` with two healthy databases (C), alternating
- * A/B/C (rotated each round) in one process.
+ * node-redis wrapped in `Effect.tryPromise` (B), the same with node-redis' per-command timer off (B′, as
+ * `MultiDbClient` configures node-redis) and `MultiDbClient` with two healthy databases (C), alternating (the order
+ * rotated each round) in one process.
  */
 import { MultiDbClient, RedisConnection } from "@effect-redis/multidb"
 import { RedisServer } from "@effect-redis/testkit"
@@ -11,13 +12,14 @@ import { fullGc } from "./Gc.js"
 import { median, quantile, type Summary, summarize } from "./Stats.js"
 
 /** The three clients under test. */
-export type ClientKind = "plain" | "effect" | "multidb"
+export type ClientKind = "plain" | "effect" | "lean" | "multidb"
 
-export const clientKinds: ReadonlyArray<ClientKind> = ["plain", "effect", "multidb"]
+export const clientKinds: ReadonlyArray<ClientKind> = ["plain", "effect", "lean", "multidb"]
 
 export const clientLabels: Record<ClientKind, string> = {
   plain: "A node-redis (promises)",
   effect: "B node-redis in Effect.tryPromise",
+  lean: "B′ as B, node-redis timeout 0",
   multidb: "C MultiDbClient (2 databases)"
 }
 
@@ -62,10 +64,14 @@ export interface ConcurrencyResult {
   /** Ratio of the median throughputs, and the range of the per-round ratios. */
   readonly ratios: {
     readonly multidbOverEffect: Summary
+    /** Against B′: the Effect wrapper over node-redis configured like MultiDbClient's (no per-command timer). */
+    readonly multidbOverLean: Summary
     readonly multidbOverPlain: Summary
     readonly effectOverPlain: Summary
     /** CPU time per operation of C over that of B (lower is better). */
     readonly cpuMultidbOverEffect: number | null
+    /** CPU time per operation of C over that of B′. */
+    readonly cpuMultidbOverLean: number | null
   }
 }
 
@@ -148,10 +154,13 @@ const runEffect = <E>(commands: EffectCommands<E>, work: Work, concurrency: numb
   )
 }
 
-const connectPlain = (url: string) =>
+/** A connected node-redis client; `timeout` overrides node-redis' per-command timeout (5 s by default, 0 = none). */
+const connectPlain = (url: string, timeout?: number) =>
   Effect.acquireRelease(
     Effect.promise(async (): Promise<PlainClient> => {
-      const client: PlainClient = createClient({ url })
+      const client: PlainClient = createClient(
+        timeout === undefined ? { url } : { url, commandOptions: { timeout } }
+      ) as PlainClient
       client.on("error", () => {})
       await client.connect()
       return client
@@ -169,6 +178,7 @@ export const run = (options: Options, log: (line: string) => void) =>
       const west = yield* RedisServer.make()
       const plain = yield* connectPlain(east.url)
       const wrapped = yield* connectPlain(east.url)
+      const lean = yield* connectPlain(east.url, 0)
       const multidb = yield* MultiDbClient.fromInput({
         databases: [
           { id: "east", url: east.url, weight: 1 },
@@ -179,6 +189,10 @@ export const run = (options: Options, log: (line: string) => void) =>
       const effectCommands: EffectCommands<unknown> = {
         set: (key, v) => Effect.tryPromise({ try: () => wrapped.set(key, v), catch: (error) => error }),
         get: (key) => Effect.tryPromise({ try: () => wrapped.get(key), catch: (error) => error })
+      }
+      const leanCommands: EffectCommands<unknown> = {
+        set: (key, v) => Effect.tryPromise({ try: () => lean.set(key, v), catch: (error) => error }),
+        get: (key) => Effect.tryPromise({ try: () => lean.get(key), catch: (error) => error })
       }
       const multidbCommands: EffectCommands<unknown> = {
         set: (key, v) => multidb.commands.set(key, v),
@@ -193,7 +207,10 @@ export const run = (options: Options, log: (line: string) => void) =>
           const start = performance.now()
           const cpuStart = process.cpuUsage()
           if (client === "plain") yield* Effect.promise(() => runPlain(plain, work, concurrency))
-          else yield* runEffect(client === "effect" ? effectCommands : multidbCommands, work, concurrency)
+          else {
+            const commands = client === "effect" ? effectCommands : client === "lean" ? leanCommands : multidbCommands
+            yield* runEffect(commands, work, concurrency)
+          }
           const seconds = (performance.now() - start) / 1000
           const cpu = process.cpuUsage(cpuStart)
           const done = work.next
@@ -236,7 +253,12 @@ export const run = (options: Options, log: (line: string) => void) =>
           p99Millis: summarize(of(client).map((r) => r.p99Millis)),
           cpuMicrosPerOp: summarize(of(client).map((r) => r.cpuMicrosPerOp))
         })
-        const clients = { plain: figures("plain"), effect: figures("effect"), multidb: figures("multidb") }
+        const clients = {
+          plain: figures("plain"),
+          effect: figures("effect"),
+          lean: figures("lean"),
+          multidb: figures("multidb")
+        }
         const ratio = (a: ClientKind, b: ClientKind): Summary => {
           const perRound = Array.from({ length: options.rounds }, (_, round) => {
             const x = of(a).find((r) => r.round === round)
@@ -253,11 +275,16 @@ export const run = (options: Options, log: (line: string) => void) =>
           clients,
           ratios: {
             multidbOverEffect: ratio("multidb", "effect"),
+            multidbOverLean: ratio("multidb", "lean"),
             multidbOverPlain: ratio("multidb", "plain"),
             effectOverPlain: ratio("effect", "plain"),
             cpuMultidbOverEffect:
               clients.multidb.cpuMicrosPerOp.median !== null && clients.effect.cpuMicrosPerOp.median !== null
                 ? clients.multidb.cpuMicrosPerOp.median / clients.effect.cpuMicrosPerOp.median
+                : null,
+            cpuMultidbOverLean:
+              clients.multidb.cpuMicrosPerOp.median !== null && clients.lean.cpuMicrosPerOp.median !== null
+                ? clients.multidb.cpuMicrosPerOp.median / clients.lean.cpuMicrosPerOp.median
                 : null
           }
         }
