@@ -235,19 +235,21 @@ describe("pub/sub across failover", () => {
       const redis = yield* twoDatabases(east, west)
       const a = yield* redis.pSubscribe(["orders.*"]).pipe(Stream.take(2), Stream.runCollect, Effect.fork)
       const b = yield* redis.subscribe(["orders.eu", "orders.us"]).pipe(Stream.take(2), Stream.runCollect, Effect.fork)
-      yield* waitFor(
-        "both live",
-        Effect.map(redis.commands.publish("orders.eu", "1"), (n) => n === 2)
+      // PUBSUB NUMPAT / NUMSUB on the active database tell when both subscriptions are in place; probing with
+      // publishes instead would feed the take(2) streams extra messages
+      const subscribed = Effect.map(
+        Effect.all([redis.sendCommand(["PUBSUB", "NUMPAT"]), redis.sendCommand(["PUBSUB", "NUMSUB", "orders.us"])]),
+        ([patterns, channels]) => patterns === 1 && (channels as ReadonlyArray<unknown>)[1] === 1
       )
+      yield* waitFor("both live on east", subscribed)
+      expect(yield* redis.commands.publish("orders.eu", "1")).toBe(2)
       yield* east.kill
       yield* waitFor(
         "failover",
         Effect.map(activeId(redis), (id) => id === "west")
       )
-      yield* waitFor(
-        "moved",
-        Effect.map(redis.commands.publish("orders.us", "2"), (n) => n === 2)
-      )
+      yield* waitFor("both moved to west", subscribed)
+      expect(yield* redis.commands.publish("orders.us", "2")).toBe(2)
       const fromPattern = Chunk.toReadonlyArray(yield* Fiber.join(a))
       const fromChannels = Chunk.toReadonlyArray(yield* Fiber.join(b))
       expect(fromPattern.map((m) => [m.database, m.channel, m.pattern])).toEqual([

@@ -76,6 +76,7 @@ type Signal =
   | { readonly _tag: "Reconsider"; readonly candidate: string; readonly done: Deferred.Deferred<void> }
   | { readonly _tag: "SetActive"; readonly entry: Entry; readonly done: Deferred.Deferred<void, UnhealthyDatabase> }
   | { readonly _tag: "ConnectionLost"; readonly id: string }
+  | { readonly _tag: "Check"; readonly id: string }
 
 /** Minimum time between two health checks triggered by failures of one database. */
 const triggeredCheckSpacing = 250
@@ -212,7 +213,12 @@ export const make = (
         )
       })
 
-    const forkCheck = (entry: Entry) => Effect.asVoid(Effect.forkIn(checkDatabase(entry), entry.scope))
+    /**
+     * Asks the supervisor to start a check. Checks are forked by the supervisor fiber rather than by whichever fiber
+     * noticed the need (a grace timer, a previous check): forking from those would chain every open → half-open →
+     * open cycle of a database that stays down to the previous one, and the chain would keep growing.
+     */
+    const forkCheck = (entry: Entry) => Queue.offer(signals, { _tag: "Check", id: entry.id })
 
     /** A failure on the command path: check the database now, at most every `triggeredCheckSpacing` ms. */
     const triggerCheck = (entry: Entry) =>
@@ -384,6 +390,10 @@ export const make = (
           return reconcile(false, "automatic")
         case "SelectBest":
           return reconcile(true, signal.reason)
+        case "Check":
+          return Effect.flatMap(entryById(signal.id), (entry) =>
+            entry === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(checkDatabase(entry), entry.scope))
+          )
         case "ConnectionLost":
           return Effect.flatMap(entryById(signal.id), (entry) =>
             entry === undefined ? Effect.void : triggerCheck(entry)
