@@ -137,9 +137,13 @@ describe("transactions", () => {
         const redis = yield* twoDatabases(east, west)
         let attempts = 0
         const replies = yield* redis.transaction(
-          async (tx) => {
+          async (tx, client) => {
             attempts++
-            if (attempts === 1) await Effect.runPromise(east.kill)
+            if (attempts === 1) {
+              await Effect.runPromise(east.kill)
+              // let the transaction's connection notice the close, so that EXEC is refused before being written
+              for (let i = 0; i < 200 && client.isReady; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+            }
             return tx.set("x", "1").set("y", "2")
           },
           { watch: ["x"] }

@@ -34,6 +34,30 @@ const pubSubMethods: Record<SubscriptionKind, readonly [string, string]> = {
   shard: ["sSubscribe", "sUnsubscribe"]
 }
 
+type PubSubMethod = (name: string, listener?: (message: string, channel: string) => void) => Promise<void>
+
+/** A node-redis client or cluster in pub/sub use, seen through `Subscriber`; `bounded` puts each call under a deadline. */
+const subscriberOf = (
+  connection: object,
+  bounded: (call: () => Promise<void>) => Effect.Effect<void, unknown>
+): Subscriber => {
+  const method = (name: string) => (connection as Record<string, PubSubMethod>)[name]!.bind(connection)
+  return {
+    subscribe: (kind, name, listener) => bounded(() => method(pubSubMethods[kind][0])(name, listener)),
+    unsubscribe: (kind, name) => bounded(() => method(pubSubMethods[kind][1])(name))
+  }
+}
+
+/** Closes a client at once; one that is already closed is fine. */
+const destroyQuietly = (connection: { readonly destroy: () => void }) =>
+  Effect.sync(() => {
+    try {
+      connection.destroy()
+    } catch {
+      // already closed
+    }
+  })
+
 interface Opened {
   readonly client: RedisClient
   /** Settles when the first connection attempt ends: ready, or its first error. */
@@ -66,14 +90,7 @@ const open = (options: RedisClientOptions, onLost: (() => void) | undefined) =>
       client.connect().catch(() => {})
       return { client, firstAttempt }
     }),
-    ({ client }) =>
-      Effect.sync(() => {
-        try {
-          client.destroy()
-        } catch {
-          // already closed
-        }
-      })
+    ({ client }) => destroyQuietly(client)
   )
 
 interface Pending {
@@ -173,14 +190,7 @@ const openCluster = (options: RedisClusterOptions) =>
       cluster.connect().then(settle, settle)
       return { cluster, firstAttempt }
     }),
-    ({ cluster }) =>
-      Effect.sync(() => {
-        try {
-          cluster.destroy()
-        } catch {
-          // already closed
-        }
-      })
+    ({ cluster }) => destroyQuietly(cluster)
   )
 
 const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
@@ -222,23 +232,8 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
         },
         catch: (error) => error
       }),
-      (sub) => Effect.sync(() => sub.destroy())
-    ).pipe(
-      Effect.map(
-        (sub): Subscriber => ({
-          subscribe: (kind, name, listener) =>
-            withDeadline(client, () =>
-              (sub as unknown as Record<string, (n: string, l: (m: string, ch: string) => void) => Promise<void>>)[
-                pubSubMethods[kind][0]
-              ]!(name, listener)
-            ),
-          unsubscribe: (kind, name) =>
-            withDeadline(client, () =>
-              (sub as unknown as Record<string, (n: string) => Promise<void>>)[pubSubMethods[kind][1]]!(name)
-            )
-        })
-      )
-    )
+      destroyQuietly
+    ).pipe(Effect.map((sub) => subscriberOf(sub, (call) => withDeadline(client, call))))
     const connection: RedisConnection = {
       database: config.id,
       run,
@@ -287,14 +282,7 @@ const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
           catch: (error) => error
         }),
         (isolated) => withDeadline(isolated, f),
-        (isolated) =>
-          Effect.sync(() => {
-            try {
-              isolated.destroy()
-            } catch {
-              // already closed
-            }
-          })
+        destroyQuietly
       )
     const subscriber = Effect.acquireRelease(
       Effect.tryPromise({
@@ -314,30 +302,8 @@ const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
         },
         catch: (error) => error
       }),
-      (sub) =>
-        Effect.sync(() => {
-          try {
-            sub.destroy()
-          } catch {
-            // already closed
-          }
-        })
-    ).pipe(
-      Effect.map((sub): Subscriber => {
-        return {
-          subscribe: (kind, name, listener) =>
-            withDeadline(sub, (c) =>
-              (c as unknown as Record<string, (n: string, l: (m: string, ch: string) => void) => Promise<void>>)[
-                pubSubMethods[kind][0]
-              ]!(name, listener)
-            ),
-          unsubscribe: (kind, name) =>
-            withDeadline(sub, (c) =>
-              (c as unknown as Record<string, (n: string) => Promise<void>>)[pubSubMethods[kind][1]]!(name)
-            )
-        }
-      })
-    )
+      destroyQuietly
+    ).pipe(Effect.map((sub) => subscriberOf(sub, (call) => withDeadline(sub, call))))
     const connection: RedisConnection = {
       subscriber,
       database: config.id,
