@@ -76,10 +76,16 @@ const servers = args._tag === "Scripted" ? "; every server started by the demo i
 if (Exit.isSuccess(exit)) {
   process.stdout.write(`done in ${took}${servers}.\n`)
   process.exit(0)
-} else if (Exit.isInterrupted(exit)) {
+} else if (stopping && Cause.isInterruptedOnly(exit.cause)) {
   process.stdout.write(`stopped after ${took}${servers}.\n`)
   process.exit(130)
 } else {
-  process.stderr.write(`demo failed after ${took}:\n${Cause.pretty(exit.cause)}\n`)
+  // A failure often interrupts sibling fibers too: show the failures and defects, not those interruptions.
+  const reasons = [...Cause.failures(exit.cause), ...Cause.defects(exit.cause)]
+  const text =
+    reasons.length > 0
+      ? reasons.map((reason) => Cause.pretty(Cause.fail(reason), { renderErrorCause: true })).join("\n")
+      : Cause.pretty(exit.cause)
+  process.stderr.write(`demo failed after ${took}:\n${text}\n`)
   process.exit(1)
 }

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { Config, Context, Effect, Layer, Option } from "effect"
+import { withInstallLock } from "./internal/installLock.js"
 import { isExecutable, run, which } from "./internal/system.js"
 import { BinaryNotFound, type TestkitError } from "./TestkitError.js"
 
@@ -84,7 +85,7 @@ export const locate: Effect.Effect<Option.Option<string>, BinaryNotFound> = Effe
   return Option.fromNullable(yield* which("redis-server", yield* Effect.orDie(pathConfig)))
 })
 
-const install = Effect.gen(function* () {
+const aptInstall = Effect.gen(function* () {
   const pathEnv = yield* Effect.orDie(pathConfig)
   const aptGet = yield* which("apt-get", pathEnv)
   const isRoot = process.getuid?.() === 0
@@ -99,8 +100,10 @@ const install = Effect.gen(function* () {
     "redis-server not found: installing it with `apt-get update && apt-get install -y redis-server`"
   )
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
-  yield* run(aptGet, ["update"], { env }).pipe(
-    Effect.zipRight(run(aptGet, ["install", "-y", "--no-install-recommends", "redis-server"], { env })),
+  // wait for the dpkg lock rather than failing when another apt-get (not ours) holds it
+  const lockWait = ["-o", "DPkg::Lock::Timeout=300"]
+  yield* run(aptGet, [...lockWait, "update"], { env }).pipe(
+    Effect.zipRight(run(aptGet, [...lockWait, "install", "-y", "--no-install-recommends", "redis-server"], { env })),
     Effect.mapError(
       (error) =>
         new BinaryNotFound({
@@ -120,6 +123,14 @@ const install = Effect.gen(function* () {
   }
   return installed
 })
+
+/**
+ * Installs redis-server at most once at a time, within this process and across processes (a lock file): whoever gets
+ * the lock second finds the binary already installed and uses it.
+ */
+const install = withInstallLock(
+  Effect.flatMap(locate, (found) => (Option.isSome(found) ? Effect.succeed(found.value) : aptInstall))
+)
 
 /**
  * Finds `redis-server` (env `REDIS_SERVER_BIN`, else PATH), installing it with apt-get when allowed and possible.
