@@ -1,7 +1,6 @@
 import { defineConfig } from "vitest/config"
+import projects from "./vitest.workspace.js"
 
 export default defineConfig({
-  test: {
-    projects: ["packages/testkit", "packages/multidb", "packages/demo"]
-  }
+  test: { projects }
 })

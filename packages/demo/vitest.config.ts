@@ -1,7 +1,8 @@
 import { defineProject } from "vitest/config"
+import { alias } from "../../vitest.shared.js"
 
 export default defineProject({
-  resolve: { conditions: ["source"] },
+  resolve: { alias },
   test: {
     name: "demo",
     include: ["test/**/*.test.ts"],

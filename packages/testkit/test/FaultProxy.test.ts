@@ -2,7 +2,7 @@ import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { FaultProxy, RedisServer } from "@effect-redis/testkit"
 import { Duration, Effect, Option } from "effect"
-import { connect, connectError, waitUntil } from "./helpers.js"
+import { connect, connectError, destroyQuietly, waitUntil } from "./helpers.js"
 
 const serverAndProxy = (options: Partial<FaultProxy.Options> = {}) =>
   Effect.gen(function* () {
@@ -22,7 +22,7 @@ describe("FaultProxy", () => {
       yield* Effect.promise(() => client.set("key", "x".repeat(200_000)))
       expect(yield* Effect.promise(() => client.get("key"))).toHaveLength(200_000)
       expect(yield* proxy.connectionCount).toBe(1)
-      client.destroy()
+      destroyQuietly(client)
       yield* waitUntil(proxy.connectionCount.pipe(Effect.map((count) => count === 0)))
     })
   )
@@ -112,7 +112,10 @@ describe("FaultProxy", () => {
       const { server, proxy } = yield* serverAndProxy()
       yield* server.kill
       const error = yield* connectError({ url: proxy.url })
-      expect(error).toMatchObject({ code: "ECONNRESET" })
+      // node-redis 6 sees the reset during its handshake (ECONNRESET); 5 ignores handshake errors and sees it on PING
+      expect(error === "connected" ? error : (error.code ?? error.constructor.name)).toMatch(
+        /^(ECONNRESET|SocketClosedUnexpectedlyError)$/
+      )
       yield* server.restart
       const { client } = yield* connect({ url: proxy.url })
       expect(yield* Effect.promise(() => client.ping())).toBe("PONG")

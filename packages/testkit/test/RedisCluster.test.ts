@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { RedisCluster } from "@effect-redis/testkit"
 import { Effect } from "effect"
 import { createCluster } from "redis"
-import { connect } from "./helpers.js"
+import { connect, destroyQuietly } from "./helpers.js"
 
 const clusterClient = (cluster: RedisCluster.Service) =>
   Effect.acquireRelease(
@@ -12,7 +12,7 @@ const clusterClient = (cluster: RedisCluster.Service) =>
       await client.connect()
       return client
     }),
-    (client) => Effect.sync(() => client.destroy())
+    (client) => Effect.sync(() => destroyQuietly(client))
   )
 
 const keys = Array.from({ length: 30 }, (_, index) => `key:${index}`)

@@ -1,6 +1,15 @@
 import { Duration, Effect, Schedule } from "effect"
 import { createClient, type RedisClientOptions } from "redis"
 
+/** Destroys a node-redis client; node-redis 5 throws when it is closed already, 6 does not. */
+export const destroyQuietly = (client: { destroy: () => void }) => {
+  try {
+    client.destroy()
+  } catch {
+    // already closed
+  }
+}
+
 /** A connected node-redis client whose 'error' events are collected; destroyed when the scope closes. */
 export const connect = (options: RedisClientOptions) =>
   Effect.acquireRelease(
@@ -11,21 +20,25 @@ export const connect = (options: RedisClientOptions) =>
       await client.connect()
       return { client, errors }
     }),
-    ({ client }) => Effect.sync(() => client.destroy())
+    ({ client }) => Effect.sync(() => destroyQuietly(client))
   )
 
-/** The error a new node-redis connection fails with (no reconnects), or "connected". */
+/**
+ * The error a new node-redis connection fails with (no reconnects), or "connected". A PING follows the handshake:
+ * node-redis 5 ignores the errors of its handshake's `CLIENT SETINFO`, so a missing password shows only then.
+ */
 export const connectError = (options: RedisClientOptions) =>
   Effect.promise(async () => {
     const client = createClient({ ...options, socket: { ...options.socket, reconnectStrategy: false } })
     client.on("error", () => {})
     try {
       await client.connect()
+      await client.ping()
       return "connected" as const
     } catch (error) {
       return error as Error & { readonly code?: string }
     } finally {
-      client.destroy()
+      destroyQuietly(client)
     }
   })
 

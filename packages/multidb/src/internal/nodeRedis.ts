@@ -161,7 +161,8 @@ const deadlines = (timeout: Duration.Duration) =>
 export const connect = (config: DatabaseConfig, options: ConnectOptions) =>
   config.cluster === undefined ? connectStandalone(config, options) : connectCluster(config, options)
 
-type Cluster = ReturnType<typeof createCluster<{}, {}, {}, 3>>
+const newCluster = (options: RedisClusterOptions) => createCluster(options as RedisClusterOptions<{}, {}, {}, 3>)
+type Cluster = ReturnType<typeof newCluster>
 
 /**
  * A cluster client seen through the standalone interface: `sendCommand(args)` routes by the first key (`args[1]`).
@@ -181,7 +182,7 @@ const asClient = (cluster: Cluster, readOnly: (command: string) => boolean): Red
 const openCluster = (options: RedisClusterOptions) =>
   Effect.acquireRelease(
     Effect.sync(() => {
-      const cluster: Cluster = createCluster(options as RedisClusterOptions<{}, {}, {}, 3>)
+      const cluster: Cluster = newCluster(options)
       cluster.on("error", () => {})
       let settle: () => void = () => {}
       const firstAttempt = new Promise<void>((resolve) => {
