@@ -13,11 +13,17 @@ npm pack --silent -w @effect-redis/multidb -w @effect-redis/testkit --pack-desti
 multidb=$(ls "$work"/effect-redis-multidb-*.tgz)
 testkit=$(ls "$work"/effect-redis-testkit-*.tgz)
 for tarball in "$multidb" "$testkit"; do
-  echo "-- $(basename "$tarball")"
-  tar -tzf "$tarball" | sed 's#^package/##' | sort | awk '{ printf "   %s\n", $0 }' | grep -vE '^   src/|\.map$' || true
-  if tar -tzf "$tarball" | grep -qE '^package/(test|\.ci|node_modules)/'; then echo "tarball holds test or tooling files" >&2; exit 1; fi
-  for needed in package/README.md package/LICENSE package/build/src/index.js package/build/src/index.d.ts; do
-    tar -tzf "$tarball" | grep -qx "$needed" || { echo "$(basename "$tarball") lacks $needed" >&2; exit 1; }
+  files=$(tar -tzf "$tarball" | sed 's#^package/##' | sort)
+  echo "-- $(basename "$tarball"): $(echo "$files" | wc -l) files, $(du -k "$tarball" | cut -f1) KiB;" \
+    "$(echo "$files" | grep -c '\.js$') .js, $(echo "$files" | grep -c '\.d\.ts$') .d.ts," \
+    "$(echo "$files" | grep -c '\.map$') .map, $(echo "$files" | grep -c '^src/.*\.ts$') sources (for the maps);" \
+    "$(echo "$files" | grep -vE '^(build/|src/)' | tr '\n' ' ')"
+  if echo "$files" | grep -qE '^(test|\.ci|node_modules)/|tsbuildinfo$'; then
+    echo "$(basename "$tarball") holds test or tooling files" >&2
+    exit 1
+  fi
+  for needed in README.md LICENSE package.json build/src/index.js build/src/index.d.ts build/src/index.js.map; do
+    echo "$files" | grep -qx "$needed" || { echo "$(basename "$tarball") lacks $needed" >&2; exit 1; }
   done
 done
 

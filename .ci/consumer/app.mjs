@@ -1,14 +1,14 @@
 // A plain-ESM application using the packed packages as a registry would deliver them: two real redis-servers
 // (started by the testkit), a MultiDbClient over them, SET/GET through it, and a failover when the first is killed.
 import assert from "node:assert/strict"
-import { MultiDbClient } from "@effect-redis/multidb"
+import { MultiDbClient, RedisConnection } from "@effect-redis/multidb"
 import { RedisServer } from "@effect-redis/testkit"
 import { Effect, Option, Schedule } from "effect"
 
 const program = Effect.gen(function* () {
   const east = yield* RedisServer.make()
   const west = yield* RedisServer.make()
-  const redis = yield* MultiDbClient.make({
+  const redis = yield* MultiDbClient.fromInput({
     databases: [
       { id: "east", url: east.url, weight: 1 },
       { id: "west", url: west.url, weight: 0.5 }
@@ -29,5 +29,5 @@ const program = Effect.gen(function* () {
   return "ok"
 })
 
-const result = await Effect.runPromise(Effect.scoped(program))
+const result = await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(RedisConnection.layer)))
 console.log(`plain ESM program: SET/GET through MultiDbClient ${result}`)
