@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { Data, Duration, Either } from "effect"
+import type { Overrides } from "./Settings.js"
 
 /**
  * A database named on the command line.
@@ -34,6 +35,8 @@ export type Args =
       readonly _tag: "Databases"
       readonly databases: ReadonlyArray<NamedDatabase>
       readonly duration: Duration.Duration
+      /** Client options given on the command line; the rest keep the library's defaults. */
+      readonly overrides: Overrides
       /** `true`: the default place; a string: that file; `undefined`: no report. */
       readonly report: string | true | undefined
     }
@@ -59,8 +62,25 @@ export const usage = `Usage:
   npm run demo -- --scenario quick               a ~10 s scenario (kill and restart the preferred database)
   npm run demo -- --report <file>                write the HTML report there (default: failover-report.html at the repo root)
   npm run demo -- --database redis://host:port=1.0 --database redis://other:port=0.5 [--duration 30s] [--report [file]]
-                                                 the workload and live display against your databases, no faults
+                                                 the workload and live display against your databases, no faults,
+                                                 with the library's default settings; override them with:
+      --command-timeout 2s  --connect-timeout 2s  --health-check-interval 5s  --health-check-timeout 3s
+      --health-check-probes 3  --health-check-probes-delay 500ms  --fallback-interval 30s (0: off)  --grace-period 60s
 `
+
+/** Command-line flags of the client options a `--database` run may override, with what each takes. */
+const overrideFlags = {
+  "--command-timeout": { option: "commandTimeout", kind: "duration" },
+  "--connect-timeout": { option: "connectTimeout", kind: "duration" },
+  "--health-check-interval": { option: "healthCheckInterval", kind: "duration" },
+  "--health-check-timeout": { option: "healthCheckTimeout", kind: "duration" },
+  "--health-check-probes": { option: "healthCheckProbes", kind: "count" },
+  "--health-check-probes-delay": { option: "healthCheckProbesDelay", kind: "delay" },
+  "--fallback-interval": { option: "autoFallbackInterval", kind: "delay" },
+  "--grace-period": { option: "gracePeriod", kind: "delay" }
+} as const satisfies Record<string, { option: keyof Overrides; kind: "duration" | "delay" | "count" }>
+
+const isOverrideFlag = (arg: string): arg is keyof typeof overrideFlags => Object.hasOwn(overrideFlags, arg)
 
 const parseDatabase = (value: string): Either.Either<Omit<NamedDatabase, "id">, ArgsError> => {
   const at = value.lastIndexOf("=")
@@ -93,14 +113,32 @@ const databaseIds = (urls: ReadonlyArray<string>): Array<string> => {
   })
 }
 
-const parseDuration = (value: string): Either.Either<Duration.Duration, ArgsError> => {
+const parseDuration = (
+  value: string,
+  flag = "--duration",
+  allowZero = false
+): Either.Either<Duration.Duration, ArgsError> => {
   const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|millis|seconds?|minutes?)?$/.exec(value.trim())
-  if (match === null) return Either.left(new ArgsError({ reason: `--duration ${value}: expected e.g. 30s, 2m` }))
+  if (match === null) return Either.left(new ArgsError({ reason: `${flag} ${value}: expected e.g. 500ms, 30s, 2m` }))
   const n = Number(match[1])
   const unit = match[2] ?? "s"
   const millis = unit === "ms" || unit === "millis" ? n : unit.startsWith("m") ? n * 60_000 : n * 1000
-  if (millis <= 0) return Either.left(new ArgsError({ reason: `--duration ${value}: must be positive` }))
+  if (millis < 0 || (millis === 0 && !allowZero)) {
+    return Either.left(new ArgsError({ reason: `${flag} ${value}: must be positive` }))
+  }
   return Either.right(Duration.millis(millis))
+}
+
+const parseOverride = (
+  flag: keyof typeof overrideFlags,
+  value: string
+): Either.Either<Duration.Duration | number, ArgsError> => {
+  const { kind } = overrideFlags[flag]
+  if (kind !== "count") return parseDuration(value, flag, kind === "delay")
+  const count = Number(value)
+  return /^\d+$/.test(value.trim()) && count >= 1
+    ? Either.right(count)
+    : Either.left(new ArgsError({ reason: `${flag} ${value}: expected a whole number of at least 1` }))
 }
 
 /**
@@ -114,6 +152,7 @@ export const parse = (argv: ReadonlyArray<string>): Either.Either<Args, ArgsErro
   let durationGiven = false
   let report: string | true | undefined
   let scenario: "full" | "quick" | undefined
+  const overrides: Record<string, Duration.Duration | number> = {}
   const args = argv.flatMap((arg) => {
     const eq = arg.indexOf("=")
     return arg.startsWith("--") && eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg]
@@ -159,13 +198,26 @@ export const parse = (argv: ReadonlyArray<string>): Either.Either<Args, ArgsErro
         scenario = value.right
         break
       }
-      default:
-        return Either.left(new ArgsError({ reason: `unknown argument "${arg}"\n\n${usage}` }))
+      default: {
+        if (!isOverrideFlag(arg)) {
+          return Either.left(new ArgsError({ reason: `unknown argument "${arg}"\n\n${usage}` }))
+        }
+        const value = needValue()
+        if (Either.isLeft(value)) return Either.left(value.left)
+        const parsed = parseOverride(arg, value.right)
+        if (Either.isLeft(parsed)) return Either.left(parsed.left)
+        overrides[overrideFlags[arg].option] = parsed.right
+      }
     }
   }
   if (databases.length === 0) {
     if (durationGiven) {
       return Either.left(new ArgsError({ reason: "--duration applies to --database runs only" }))
+    }
+    if (Object.keys(overrides).length > 0) {
+      return Either.left(
+        new ArgsError({ reason: "client settings apply to --database runs only (the scenario uses its own)" })
+      )
     }
     return Either.right({
       _tag: "Scripted",
@@ -181,6 +233,7 @@ export const parse = (argv: ReadonlyArray<string>): Either.Either<Args, ArgsErro
     _tag: "Databases",
     databases: databases.map((d, i) => ({ ...d, id: ids[i]! })),
     duration,
+    overrides: overrides as Overrides,
     report
   })
 }

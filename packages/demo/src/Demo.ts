@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { MultiDbClient, type MultiDbError, RedisConnection } from "@effect-redis/multidb"
+import { FailureCause, MultiDbClient, type MultiDbError, RedisConnection } from "@effect-redis/multidb"
 import type { TestkitError } from "@effect-redis/testkit"
 import {
   Duration,
@@ -40,6 +40,8 @@ import * as Workload from "./Workload.js"
 export interface Options {
   readonly title: string
   readonly databases: ReadonlyArray<Settings.DemoDatabase>
+  /** The client settings (the scripted scenario's short timings, or the library's defaults with overrides). */
+  readonly settings: Settings.ClientSettings
   /** The faults to inject; without one the workload runs for `duration`. */
   readonly script?: Scenario.Script | undefined
   readonly duration?: Duration.DurationInput | undefined
@@ -81,10 +83,10 @@ const header = (options: Options) => {
     "databases:",
     ...options.databases.map(
       (d) =>
-        `  ${d.id.padEnd(8)} weight ${String(d.weight).padEnd(5)} ${d.url}${d.url === d.directUrl ? "" : "  (fault proxy)"}`
+        `  ${d.id.padEnd(8)} weight ${String(d.weight).padEnd(5)} ${FailureCause.mask(d.url)}${d.url === d.directUrl ? "" : "  (fault proxy)"}`
     ),
-    "client settings (demo-friendly, much shorter than the defaults):",
-    ...Settings.describe().map(([name, value]) => `  ${name.padEnd(28)} ${value}`)
+    `client settings (${options.settings.label}):`,
+    ...Settings.describe(options.settings).map(([name, value]) => `  ${name.padEnd(28)} ${value}`)
   ]
   if (options.script !== undefined)
     lines.push(`scenario "${options.script.name}":`, ...options.script.steps.map((s) => `  ${s}`))
@@ -104,7 +106,7 @@ const startClient = (options: Options, display: Display.Display) =>
     Effect.gen(function* () {
       const child = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
       return yield* restore(
-        MultiDbClient.fromInput(Settings.clientConfig(options.databases)).pipe(
+        MultiDbClient.fromInput(Settings.clientConfig(options.settings, options.databases)).pipe(
           Effect.provide(RedisConnection.layer),
           Scope.extend(child)
         )
@@ -198,7 +200,7 @@ export const run = (options: Options): Effect.Effect<Result, Error, Scope.Scope>
         generatedAt: new Date(),
         timeline,
         summary,
-        settings: Settings.describe(),
+        settings: Settings.describe(options.settings),
         scenario: options.script?.steps
       })
       const written = yield* Effect.tryPromise(() => fs.writeFile(target, html, "utf8")).pipe(Effect.either)
@@ -230,6 +232,7 @@ export const runScripted = (options: {
     return yield* run({
       title: `effect-redis-multidb failover demo (scenario "${script.name}")`,
       databases: local.all,
+      settings: Settings.scripted,
       script,
       reportPath: options.reportPath,
       display: options.display,

@@ -11,6 +11,7 @@ import { Cause, Duration, Effect, Exit, Fiber } from "effect"
 import * as Args from "./Args.js"
 import * as Demo from "./Demo.js"
 import * as Display from "./Display.js"
+import * as Settings from "./Settings.js"
 
 const parsed = Args.parse(process.argv.slice(2))
 if (parsed._tag === "Left") {
@@ -38,6 +39,7 @@ const program =
     : Demo.run({
         title: "effect-redis-multidb demo (your databases, no fault injection)",
         databases: args.databases.map((d) => ({ id: d.id, weight: d.weight, url: d.url, directUrl: d.url })),
+        settings: Settings.forUser(args.overrides),
         duration: args.duration,
         reportPath:
           args.report === undefined ? undefined : args.report === true ? defaultReportPath : userPath(args.report),

@@ -3,11 +3,12 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { RedisServer } from "@effect-redis/testkit"
-import { Effect, Either } from "effect"
+import { Duration, Effect, Either } from "effect"
 import * as Args from "../src/Args.js"
 import * as Demo from "../src/Demo.js"
 import * as Display from "../src/Display.js"
 import * as Report from "../src/Report.js"
+import * as Settings from "../src/Settings.js"
 import * as Summary from "../src/Summary.js"
 import type * as Timeline from "../src/Timeline.js"
 
@@ -208,12 +209,87 @@ describe("command line", () => {
       { id: "10.0.0.2:6380", url: "redis://:secret@10.0.0.2:6380", weight: 0.5 }
     ])
     expect(args.report).toBeUndefined()
+    expect(args.overrides).toEqual({})
+  })
+
+  it("reads client settings for a --database run and refuses them for the scenario", () => {
+    const parsed = Args.parse([
+      "--database",
+      "redis://h:1",
+      "--command-timeout",
+      "1500ms",
+      "--health-check-interval=10s",
+      "--health-check-probes",
+      "1",
+      "--fallback-interval",
+      "0"
+    ])
+    const args = Either.getOrThrow(parsed)
+    if (args._tag !== "Databases") throw new Error(`expected a --database run, got ${args._tag}`)
+    expect(args.overrides).toEqual({
+      commandTimeout: Duration.millis(1500),
+      healthCheckInterval: Duration.seconds(10),
+      healthCheckProbes: 1,
+      autoFallbackInterval: Duration.zero
+    })
+    const scenario = Args.parse(["--command-timeout", "1s"])
+    expect(Either.isLeft(scenario) && scenario.left.reason).toMatch(/apply to --database runs only/)
+    const probes = Args.parse(["--database", "redis://h:1", "--health-check-probes", "0"])
+    expect(Either.isLeft(probes) && probes.left.reason).toMatch(/--health-check-probes 0: expected a whole number/)
+  })
+
+  it("uses the library's defaults against the user's databases, marking what was overridden", () => {
+    const described = new Map(Settings.describe(Settings.forUser({ healthCheckInterval: Duration.seconds(10) })))
+    expect(described.get("commandTimeout")).toBe("2s")
+    expect(described.get("healthCheckTimeout")).toBe("3s")
+    expect(described.get("healthCheckProbes")).toBe("3")
+    expect(described.get("gracePeriod (each database)")).toBe("1m")
+    expect(described.get("healthCheckInterval")).toBe("10s *")
+    const scripted = new Map(Settings.describe(Settings.scripted))
+    expect(scripted.get("commandTimeout")).toBe("300ms *")
   })
 
   it("rejects a weight that is not a number", () => {
     const parsed = Args.parse(["--database", "redis://h:1=heavy"])
     expect(Either.isLeft(parsed) && parsed.left.reason).toMatch(/weight must be a number/)
   })
+})
+
+describe("a --database run against a real server", () => {
+  it.live(
+    "prints the settings in use and never the password, and runs the workload",
+    () =>
+      Effect.gen(function* () {
+        let output = ""
+        const display = Display.make({
+          isTTY: false,
+          color: false,
+          columns: () => 200,
+          write: (text) => {
+            output += text
+          }
+        })
+        const result = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const server = yield* RedisServer.make({ password: "demo-pass-4711" })
+            return yield* Demo.run({
+              title: "own databases",
+              databases: [{ id: "mine", weight: 1, url: server.url, directUrl: server.url }],
+              settings: Settings.forUser({ healthCheckProbes: 1 }),
+              duration: "2 seconds",
+              display
+            })
+          })
+        )
+        expect(output).toMatch(/client settings \(the library's defaults/)
+        expect(output).toMatch(/commandTimeout +2s\n/)
+        expect(output).toMatch(/healthCheckProbes +1 \*/)
+        expect(output).toContain("redis://:***@127.0.0.1:")
+        expect(output).not.toContain("demo-pass-4711")
+        expect(result.summary.total.writesAcked).toBeGreaterThan(10)
+      }),
+    60_000
+  )
 })
 
 describe("the quick scenario against real servers", () => {
