@@ -32,7 +32,7 @@ export class ErrorClassifier extends Context.Tag("@effect-redis/multidb/ErrorCla
 >() {}
 
 /**
- * The default classification (DESIGN §4 decision 3): connection refused / reset / closed, timeouts, `LOADING`,
+ * The default classification: connection refused / reset / closed, timeouts, `LOADING`,
  * `MASTERDOWN`, `CLUSTERDOWN`, `TRYAGAIN`, `READONLY` and max-clients replies are failures; other error replies are
  * answers.
  *
