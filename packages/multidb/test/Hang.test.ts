@@ -153,12 +153,11 @@ describe("Hang: no eligible database", () => {
       const grace = "1 second"
       const { client, db } = yield* setupWith(
         config({
-          databases: ["east", "west", "south"].map((id, i) => ({
-            id,
-            url: `redis://${id}:6379`,
-            weight: 1 - i * 0.25,
-            gracePeriod: grace
-          })),
+          databases: [
+            { id: "east", url: "redis://east:6379", weight: 1, gracePeriod: grace },
+            { id: "west", url: "redis://west:6379", weight: 0.5, gracePeriod: grace },
+            { id: "south", url: "redis://south:6379", weight: 0.25, gracePeriod: grace }
+          ],
           ...overrides
         })
       )
