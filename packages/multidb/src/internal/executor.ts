@@ -81,22 +81,34 @@ export const make = (
     }
   }
 
-  const attempt = <A>(f: (client: RedisClient) => Promise<A>, command: string, isolated: boolean) => {
-    const onActive = (database: Database): Effect.Effect<A, CommandError> =>
-      Effect.matchEffect(isolated ? database.connection.runIsolated(f) : database.connection.run(f), {
-        onSuccess: (value) => Effect.as(database.recordSuccess, value),
-        onFailure: (error) => onError(database, error, command)
-      })
-    /** No eligible database: wait for one (bounded), then run on it or report the outage. */
-    const waiting = Effect.flatMap(supervisor.awaitAvailable(config.availabilityTimeout), (available) => {
+  /** No eligible database: wait for one (bounded), then run on it or report the outage. */
+  const waitAndRun = <A>(
+    f: (client: RedisClient) => Promise<A>,
+    command: string,
+    isolated: boolean
+  ): Effect.Effect<A, CommandError> =>
+    Effect.flatMap(supervisor.awaitAvailable(config.availabilityTimeout), (available) => {
       const database = available ? supervisor.current() : undefined
-      return database === undefined ? supervisor.unavailableError : onActive(database)
+      return database === undefined ? supervisor.unavailableError : runOn(database, f, command, isolated)
     })
-    return Effect.suspend((): Effect.Effect<A, CommandError> => {
+
+  const runOn = <A>(
+    database: Database,
+    f: (client: RedisClient) => Promise<A>,
+    command: string,
+    isolated: boolean
+  ): Effect.Effect<A, CommandError> =>
+    Effect.matchEffect(isolated ? database.connection.runIsolated(f) : database.connection.run(f), {
+      onSuccess: (value) => Effect.as(database.recordSuccess, value),
+      onFailure: (error) => onError(database, error, command)
+    })
+
+  // Hot path: one suspend per attempt; the waiting path is only built when no database is active.
+  const attempt = <A>(f: (client: RedisClient) => Promise<A>, command: string, isolated: boolean) =>
+    Effect.suspend((): Effect.Effect<A, CommandError> => {
       const database = supervisor.current()
-      return database === undefined ? waiting : onActive(database)
+      return database === undefined ? waitAndRun(f, command, isolated) : runOn(database, f, command, isolated)
     })
-  }
 
   const run = <A>(
     f: (client: RedisClient) => Promise<A>,
