@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, FiberHandle, Layer, Ref, type Scope } from "effect"
+import { Context, Duration, Effect, FiberHandle, Layer, type Scope, type Stream, SubscriptionRef } from "effect"
 
 /**
  * The three states of a circuit.
@@ -26,6 +26,8 @@ export interface CircuitBreaker {
   readonly close: Effect.Effect<void>
   /** Half-opens the circuit: the next health check decides between closed and open. */
   readonly halfOpen: Effect.Effect<void>
+  /** The current state, then every state it changes to, in order: what the client follows to react to changes. */
+  readonly changes: Stream.Stream<CircuitState>
 }
 
 /**
@@ -36,6 +38,7 @@ export interface CircuitBreaker {
 export interface Options {
   readonly gracePeriod: Duration.DurationInput
   readonly initialState?: CircuitState
+  /** Called inside each transition; the client itself follows `changes` instead. */
   readonly onStateChange?: (from: CircuitState, to: CircuitState) => Effect.Effect<void>
 }
 
@@ -49,16 +52,16 @@ export const make = (options: Options): Effect.Effect<CircuitBreaker, never, Sco
   Effect.gen(function* () {
     const gracePeriod = Duration.decode(options.gracePeriod)
     const onStateChange = options.onStateChange ?? (() => Effect.void)
-    const state = yield* Ref.make<CircuitState>(options.initialState ?? "closed")
+    const state = yield* SubscriptionRef.make<CircuitState>(options.initialState ?? "closed")
     const graceTimer = yield* FiberHandle.make<void, never>()
     const lock = yield* Effect.makeSemaphore(1)
 
     const transition = (to: CircuitState, startGrace: boolean) =>
       lock.withPermits(1)(
         Effect.gen(function* () {
-          const from = yield* Ref.get(state)
+          const from = yield* SubscriptionRef.get(state)
           if (from === to) return
-          yield* Ref.set(state, to)
+          yield* SubscriptionRef.set(state, to)
           if (startGrace) {
             yield* FiberHandle.run(graceTimer, Effect.sleep(gracePeriod).pipe(Effect.zipRight(halfOpenAfterGrace)))
           } else {
@@ -71,9 +74,9 @@ export const make = (options: Options): Effect.Effect<CircuitBreaker, never, Sco
     const halfOpenAfterGrace: Effect.Effect<void> = Effect.suspend(() =>
       lock.withPermits(1)(
         Effect.gen(function* () {
-          const from = yield* Ref.get(state)
+          const from = yield* SubscriptionRef.get(state)
           if (from !== "open") return
-          yield* Ref.set(state, "half-open")
+          yield* SubscriptionRef.set(state, "half-open")
           yield* onStateChange(from, "half-open")
         })
       )
@@ -84,7 +87,8 @@ export const make = (options: Options): Effect.Effect<CircuitBreaker, never, Sco
     }
 
     return {
-      state: Ref.get(state),
+      state: SubscriptionRef.get(state),
+      changes: state.changes,
       open: transition("open", true),
       close: transition("closed", false),
       halfOpen: transition("half-open", false)
@@ -92,14 +96,19 @@ export const make = (options: Options): Effect.Effect<CircuitBreaker, never, Sco
   })
 
 /**
- * Builds the circuit of one database. Replace it with a Layer to customise how circuits behave.
+ * Builds the circuit of one database (by default `make` above). Replace it with a Layer to customise how circuits
+ * behave.
  *
  * @since 0.1.0
  */
-export class CircuitBreakerFactory extends Context.Tag("@effect-redis/multidb/CircuitBreaker")<
-  CircuitBreakerFactory,
-  { readonly make: (database: string, options: Options) => Effect.Effect<CircuitBreaker, never, Scope.Scope> }
->() {}
+export class CircuitBreakerFactory extends Context.Reference<CircuitBreakerFactory>()(
+  "@effect-redis/multidb/CircuitBreaker",
+  {
+    defaultValue: (): {
+      readonly make: (database: string, options: Options) => Effect.Effect<CircuitBreaker, never, Scope.Scope>
+    } => ({ make: (_database, options) => make(options) })
+  }
+) {}
 
 /**
  * The default circuit factory: `make` above for every database.

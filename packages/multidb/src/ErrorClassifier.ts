@@ -21,15 +21,14 @@ export type Classification =
   | { readonly _tag: "WatchConflict" }
 
 /**
- * Classifies errors thrown by node-redis (or by the in-memory connection). Replace it with a Layer to treat some
- * errors differently.
+ * Classifies errors thrown by node-redis (or by the in-memory connection); `classify` below unless replaced. Provide
+ * another with a Layer to treat some errors differently.
  *
  * @since 0.1.0
  */
-export class ErrorClassifier extends Context.Tag("@effect-redis/multidb/ErrorClassifier")<
-  ErrorClassifier,
-  { readonly classify: (error: unknown) => Classification }
->() {}
+export class ErrorClassifier extends Context.Reference<ErrorClassifier>()("@effect-redis/multidb/ErrorClassifier", {
+  defaultValue: (): { readonly classify: (error: unknown) => Classification } => ({ classify: internal.classify })
+}) {}
 
 /**
  * The default classification: connection refused / reset / closed, timeouts, `LOADING`,

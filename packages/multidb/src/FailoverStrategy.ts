@@ -48,14 +48,13 @@ export const weightBased: Strategy = {
 }
 
 /**
- * The strategy service. Provide another with `FailoverStrategy.layer(strategy)`.
+ * The strategy service (weight-based unless replaced). Provide another with `FailoverStrategy.layer(strategy)`.
  *
  * @since 0.1.0
  */
-export class FailoverStrategy extends Context.Tag("@effect-redis/multidb/FailoverStrategy")<
-  FailoverStrategy,
-  Strategy
->() {}
+export class FailoverStrategy extends Context.Reference<FailoverStrategy>()("@effect-redis/multidb/FailoverStrategy", {
+  defaultValue: (): Strategy => weightBased
+}) {}
 
 /**
  * A layer with the given strategy (the weight-based one by default).

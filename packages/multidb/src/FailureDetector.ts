@@ -123,14 +123,19 @@ export const make = (options: Options): Effect.Effect<FailureDetector> =>
   })
 
 /**
- * Builds the detector of one database. Replace it with a Layer to detect failures differently.
+ * Builds the detector of one database (by default `make` above). Replace it with a Layer to detect failures
+ * differently.
  *
  * @since 0.1.0
  */
-export class FailureDetectorFactory extends Context.Tag("@effect-redis/multidb/FailureDetector")<
-  FailureDetectorFactory,
-  { readonly make: (database: string, options: Options) => Effect.Effect<FailureDetector> }
->() {}
+export class FailureDetectorFactory extends Context.Reference<FailureDetectorFactory>()(
+  "@effect-redis/multidb/FailureDetector",
+  {
+    defaultValue: (): { readonly make: (database: string, options: Options) => Effect.Effect<FailureDetector> } => ({
+      make: (_database, options) => make(options)
+    })
+  }
+) {}
 
 /**
  * The default detector factory: `make` above for every database.

@@ -5,9 +5,10 @@
  *
  * @since 0.1.0
  */
-import { Context, Data, Duration, Effect, Layer, Ref, type Scope } from "effect"
+import { Context, Data, Deferred, Duration, Effect, Layer, Ref, type Scope } from "effect"
 import { ErrorReply } from "redis"
 import type { DatabaseConfig } from "./DatabaseConfig.js"
+import { CommandAbandonedError } from "./internal/classify.js"
 import * as RedisConnection from "./RedisConnection.js"
 
 /**
@@ -48,6 +49,11 @@ export interface InMemoryDatabase {
   readonly setBehaviour: (behaviour: Behaviour) => Effect.Effect<void>
   /** Every command fails with this error (e.g. `new ErrorReply("LOADING ...")`) until set back to `undefined`. */
   readonly failCommandsWith: (error: unknown) => Effect.Effect<void>
+  /**
+   * Commands (not health probes) answer only after this long; one at or beyond the command timeout times out while
+   * the database still answers PING (a command slow by nature). `Duration.zero` turns it off.
+   */
+  readonly setCommandDelay: (delay: Duration.DurationInput) => Effect.Effect<void>
   /** PING answers, but the health check reports this. */
   readonly setPingHealthy: (healthy: boolean) => Effect.Effect<void>
   /** Commands served (answered, successfully or with an error reply). */
@@ -71,6 +77,7 @@ export class InMemory extends Context.Tag("@effect-redis/multidb/InMemory")<
 interface State {
   behaviour: Behaviour
   failWith: unknown
+  commandDelay: Duration.Duration
   pingHealthy: boolean
   served: number
   pings: number
@@ -218,26 +225,41 @@ const connection = (
       state.open++
       state.lostListeners.add(options.onConnectionLost)
       const client = fakeClient(state)
-      const gate = <A>(effect: Effect.Effect<A, unknown>): Effect.Effect<A, unknown> =>
+      /** Completed by `abandon`: every call waiting for its reply on the command connection fails at once. */
+      let abandoned = Effect.runSync(Deferred.make<never, unknown>())
+      const timedOut = Effect.fail(new InMemoryTimeout({ database: config.id }))
+      const waitForReply = (delay: Duration.Duration, reply: Effect.Effect<unknown, unknown>, abandonable: boolean) => {
+        const wait = Duration.lessThan(delay, options.commandTimeout)
+          ? Effect.zipRight(Effect.sleep(delay), reply)
+          : Effect.zipRight(Effect.sleep(options.commandTimeout), timedOut)
+        return abandonable ? Effect.raceFirst(wait, Deferred.await(abandoned)) : wait
+      }
+      const gate = <A>(effect: Effect.Effect<A, unknown>, abandonable = false): Effect.Effect<A, unknown> =>
         Effect.suspend(() => {
           switch (state.behaviour) {
             case "down":
               return Effect.fail(new InMemoryUnavailable({ database: config.id }))
             case "hanging":
-              return Effect.zipRight(
-                Effect.sleep(options.commandTimeout),
-                Effect.fail(new InMemoryTimeout({ database: config.id }))
-              )
+              return waitForReply(options.commandTimeout, timedOut, abandonable) as Effect.Effect<A, unknown>
             case "up":
-              return effect
+              return abandonable && Duration.greaterThan(state.commandDelay, Duration.zero)
+                ? (waitForReply(state.commandDelay, effect, true) as Effect.Effect<A, unknown>)
+                : effect
           }
         })
       const run = <A>(f: (client: RedisConnection.RedisClient) => Promise<A>) =>
+        gate(Effect.tryPromise({ try: () => f(client), catch: (error) => error }), true)
+      const healthRun = <A>(f: (client: RedisConnection.RedisClient) => Promise<A>) =>
         gate(Effect.tryPromise({ try: () => f(client), catch: (error) => error }))
       const result: RedisConnection.RedisConnection = {
         database: config.id,
         run,
         runIsolated: run,
+        abandon: Effect.suspend(() => {
+          const previous = abandoned
+          abandoned = Effect.runSync(Deferred.make<never, unknown>())
+          return Deferred.fail(previous, new CommandAbandonedError(config.id))
+        }).pipe(Effect.asVoid),
         subscriber: Effect.acquireRelease(
           gate(
             Effect.sync(() => {
@@ -274,7 +296,7 @@ const connection = (
             })
         ).pipe(Effect.map(({ subscriber }) => subscriber)),
         health: {
-          run,
+          run: healthRun,
           ping: gate(
             Effect.suspend(() => {
               state.pings++
@@ -306,6 +328,7 @@ export const make = Effect.gen(function* () {
       state = {
         behaviour: "up",
         failWith: undefined,
+        commandDelay: Duration.zero,
         pingHealthy: true,
         served: 0,
         pings: 0,
@@ -328,6 +351,10 @@ export const make = Effect.gen(function* () {
           const wasUp = state.behaviour === "up"
           state.behaviour = behaviour
           if (wasUp && behaviour === "down") for (const listener of state.lostListeners) listener()
+        }),
+      setCommandDelay: (delay) =>
+        Effect.sync(() => {
+          state.commandDelay = Duration.decode(delay)
         }),
       failCommandsWith: (error) =>
         Effect.sync(() => {

@@ -21,10 +21,11 @@ import type * as HealthCheck from "./HealthCheck.js"
 import * as internal from "./internal/client.js"
 import * as MultiDbConfig from "./MultiDbConfig.js"
 import type {
+  CommandError,
   DatabaseNotFound,
   InitialHealthCheckFailed,
   InvalidRequest,
-  MultiDbError,
+  SubscriptionError,
   UnhealthyDatabase
 } from "./MultiDbError.js"
 import type { MultiDbEvent } from "./MultiDbEvent.js"
@@ -55,7 +56,7 @@ export type Commands = {
       ? K
       : never
     : never]: RedisConnection.RedisClient[K] extends (...args: infer P) => Promise<infer R>
-    ? (...args: P) => Effect.Effect<R, MultiDbError>
+    ? (...args: P) => Effect.Effect<R, CommandError>
     : never
 }
 
@@ -105,17 +106,17 @@ export interface MultiDbClient {
   readonly execute: <A>(
     f: (client: RedisConnection.RedisClient) => Promise<A>,
     options?: ExecuteOptions
-  ) => Effect.Effect<A, MultiDbError>
+  ) => Effect.Effect<A, CommandError>
   /** The usual Redis commands: `commands.get("k")`, `commands.hSet("h", "f", "v")`. */
   readonly commands: Commands
   /** A raw command: `sendCommand(["GET", "k"])`. */
-  readonly sendCommand: (args: ReadonlyArray<string | Buffer>) => Effect.Effect<unknown, MultiDbError>
+  readonly sendCommand: (args: ReadonlyArray<string | Buffer>) => Effect.Effect<unknown, CommandError>
   /**
    * Sends a batch of commands together to the active database; replies typed as node-redis types them. On a
    * connection failure the whole batch is retried only when every command only reads, when it provably was not sent,
    * or with `retryWrites`.
    */
-  readonly pipeline: <M extends Batch>(build: (pipeline: Multi) => M) => Effect.Effect<BatchReplies<M>, MultiDbError>
+  readonly pipeline: <M extends Batch>(build: (pipeline: Multi) => M) => Effect.Effect<BatchReplies<M>, CommandError>
   /**
    * MULTI / EXEC on the active database, applied all or nothing. With `watch`, the keys are watched on a connection
    * of its own first; `build` may read through the `client` it is given (that same connection); a change to a watched
@@ -124,17 +125,17 @@ export interface MultiDbClient {
   readonly transaction: <M extends Batch>(
     build: (transaction: Multi, client: RedisConnection.RedisClient) => M | Promise<M>,
     options?: { readonly watch?: ReadonlyArray<string> }
-  ) => Effect.Effect<BatchReplies<M>, MultiDbError>
+  ) => Effect.Effect<BatchReplies<M>, CommandError>
   /**
    * Messages of the given channels. The subscription follows the active database across failovers (subscribed on
    * the new database first, then dropped on the old); messages published during the switch can be lost. Stopping
    * the stream unsubscribes.
    */
-  readonly subscribe: (channels: ReadonlyArray<string>) => Stream.Stream<Message, MultiDbError>
+  readonly subscribe: (channels: ReadonlyArray<string>) => Stream.Stream<Message, SubscriptionError>
   /** Like `subscribe`, for PSUBSCRIBE patterns (`news.*`); `pattern` is set on each message. */
-  readonly pSubscribe: (patterns: ReadonlyArray<string>) => Stream.Stream<Message, MultiDbError>
+  readonly pSubscribe: (patterns: ReadonlyArray<string>) => Stream.Stream<Message, SubscriptionError>
   /** Like `subscribe`, for SSUBSCRIBE shard channels. */
-  readonly sSubscribe: (shardChannels: ReadonlyArray<string>) => Stream.Stream<Message, MultiDbError>
+  readonly sSubscribe: (shardChannels: ReadonlyArray<string>) => Stream.Stream<Message, SubscriptionError>
   /** Every event from the moment the stream starts. */
   readonly events: Stream.Stream<MultiDbEvent>
   /** The active database, or none while no database is available. */

@@ -58,6 +58,16 @@ export class MultiDbConfig extends Schema.Class<MultiDbConfig>("MultiDbConfig")(
     retryWrites: Schema.optionalWith(Schema.Boolean, { default: () => false }),
     /** Bound on one command (node-redis command timeout). */
     commandTimeout: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(2) }),
+    /**
+     * How long a command waits for an eligible database while none is, before failing with `TemporarilyUnavailable`
+     * (or `NoValidDatabase`); zero fails at once.
+     */
+    availabilityTimeout: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(2) }),
+    /**
+     * Bound on the one PING sent to a database right after one of its commands missed its deadline: no answer within
+     * it opens the database's circuit (capped by `healthCheckTimeout`). Raise it when PINGs take longer than this.
+     */
+    hangProbeTimeout: Schema.optionalWith(PositiveDuration, { default: () => Duration.millis(100) }),
     /** Bound on opening a connection. */
     connectTimeout: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(2) }),
     /** How many failover attempts report "no healthy database" as temporary. */
@@ -164,6 +174,8 @@ export const fromEnv: Config.Config<Input> = Config.all({
   failureRateThreshold: optionalNumber("FAILURE_RATE_THRESHOLD"),
   retryWrites: Config.option(Config.boolean("RETRY_WRITES")),
   commandTimeout: optionalDuration("COMMAND_TIMEOUT"),
+  availabilityTimeout: optionalDuration("AVAILABILITY_TIMEOUT"),
+  hangProbeTimeout: optionalDuration("HANG_PROBE_TIMEOUT"),
   connectTimeout: optionalDuration("CONNECT_TIMEOUT"),
   failoverAttempts: optionalNumber("FAILOVER_ATTEMPTS"),
   failoverDelay: optionalDuration("FAILOVER_DELAY"),

@@ -152,3 +152,24 @@ export type MultiDbError =
   | RedisCommandError
   | RedisConnectionError
   | TransactionAborted
+
+/**
+ * What a command, `execute`, a pipeline or a transaction can fail with: no database to run it on, a rejected request,
+ * an error reply, a connection failure, or a WATCH conflict. Never a start-up or runtime-management error.
+ *
+ * @since 0.1.0
+ */
+export type CommandError =
+  | TemporarilyUnavailable
+  | NoValidDatabase
+  | InvalidRequest
+  | RedisCommandError
+  | RedisConnectionError
+  | TransactionAborted
+
+/**
+ * What a subscription stream can fail with.
+ *
+ * @since 0.1.0
+ */
+export type SubscriptionError = TemporarilyUnavailable | InvalidRequest | RedisConnectionError

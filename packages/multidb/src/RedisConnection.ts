@@ -43,6 +43,12 @@ export interface RedisConnection {
   readonly health: HealthConnection
   /** Opens a dedicated pub/sub connection to the database, closed with the scope. */
   readonly subscriber: Effect.Effect<Subscriber, unknown, Scope.Scope>
+  /**
+   * Settles at once every call still waiting for a reply on the command connection, failing it with
+   * `CommandAbandonedError` (the client gave up on the database). Optional: without it such calls run out their own
+   * deadlines.
+   */
+  readonly abandon?: Effect.Effect<void>
 }
 
 /**

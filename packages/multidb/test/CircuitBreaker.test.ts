@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Scope, TestClock } from "effect"
+import { Effect, Exit, Scope, Stream, TestClock } from "effect"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 
 /** A circuit whose state changes are recorded as "from->to". */
@@ -180,5 +180,22 @@ describe("CircuitBreaker", () => {
       yield* TestClock.adjust("2 seconds")
       expect(yield* breaker.state).toBe("half-open")
     }).pipe(Effect.provide(CircuitBreaker.layer))
+  )
+
+  it.scoped("changes streams the current state, then every transition in order", () =>
+    Effect.gen(function* () {
+      const breaker = yield* CircuitBreaker.make({ gracePeriod: "1 second" })
+      const seen: Array<CircuitBreaker.CircuitState> = []
+      yield* breaker.changes.pipe(
+        Stream.runForEach((state) => Effect.sync(() => seen.push(state))),
+        Effect.forkScoped
+      )
+      yield* TestClock.adjust(0)
+      yield* breaker.open
+      yield* TestClock.adjust("1 second")
+      yield* breaker.close
+      yield* TestClock.adjust(0)
+      expect(seen).toEqual(["closed", "open", "half-open", "closed"])
+    })
   )
 })

@@ -276,7 +276,12 @@ describe("Engine: no database available", () => {
   it.scoped("reports TemporarilyUnavailable with an attempt growing every failoverDelay, then NoValidDatabase", () =>
     Effect.gen(function* () {
       const { client, db } = yield* setupWith(
-        config({ failoverAttempts: 3, failoverDelay: "2 seconds", healthCheckInterval: "1 minute" })
+        config({
+          failoverAttempts: 3,
+          failoverDelay: "2 seconds",
+          healthCheckInterval: "1 minute",
+          availabilityTimeout: 0
+        })
       )
       const { events } = yield* recordEvents(client)
       for (const id of ids) yield* db(id).setBehaviour("down")
@@ -305,7 +310,7 @@ describe("Engine: no database available", () => {
 
   it.scoped("a write is refused as TemporarilyUnavailable too and never reaches any database", () =>
     Effect.gen(function* () {
-      const { client, db } = yield* setupWith(config())
+      const { client, db } = yield* setupWith(config({ availabilityTimeout: 0 }))
       for (const id of ids) yield* db(id).setBehaviour("down")
       yield* TestClock.adjust("10 millis")
       for (const id of ids) yield* db(id).setBehaviour("up")
@@ -320,7 +325,7 @@ describe("Engine: no database available", () => {
       const grace = { gracePeriod: "6 seconds" }
       const { client, db } = yield* setupWith(
         config(
-          { failoverAttempts: 2, failoverDelay: "2 seconds", healthCheckInterval: "1 minute" },
+          { failoverAttempts: 2, failoverDelay: "2 seconds", healthCheckInterval: "1 minute", availabilityTimeout: 0 },
           { east: grace, west: grace, south: grace }
         )
       )

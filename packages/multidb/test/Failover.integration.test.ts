@@ -194,7 +194,9 @@ describe("hangs, recovery and total outage against real redis-server processes",
           healthCheckProbesDelay: "50 millis",
           failoverAttempts: 2,
           failoverDelay: "500 millis",
-          commandRetry: { retries: 2 }
+          commandRetry: { retries: 2 },
+          // a command waits this long for a database before reporting the outage
+          availabilityTimeout: "100 millis"
         })
         yield* east.kill
         yield* west.kill

@@ -39,6 +39,17 @@ describe("MultiDbConfig.decode defaults (DESIGN §4)", () => {
     })
   )
 
+  it.effect("hangs and outages: a 100 ms hang probe; a command waits up to 2 s for an eligible database", () =>
+    Effect.gen(function* () {
+      const config = yield* MultiDbConfig.decode(minimal)
+      expect(millis(config.hangProbeTimeout)).toBe(100)
+      expect(millis(config.availabilityTimeout)).toBe(2000)
+      const tuned = yield* MultiDbConfig.decode({ ...minimal, hangProbeTimeout: "250 millis", availabilityTimeout: 0 })
+      expect(millis(tuned.hangProbeTimeout)).toBe(250)
+      expect(millis(tuned.availabilityTimeout)).toBe(0)
+    })
+  )
+
   it.effect("failover: 10 attempts, 12 s apart; auto fallback every 30 s", () =>
     Effect.gen(function* () {
       const config = yield* MultiDbConfig.decode(minimal)

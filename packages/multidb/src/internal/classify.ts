@@ -17,6 +17,13 @@ export class CommandTimeoutError extends Error {
   }
 }
 
+/** A call given up while waiting for its reply, because the client moved away from its database. */
+export class CommandAbandonedError extends Error {
+  constructor(readonly database: string) {
+    super(`the client moved away from "${database}" while the command waited for its reply`)
+  }
+}
+
 const unavailableReplies = ["LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY"]
 
 const neverSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"])
@@ -40,6 +47,8 @@ const messageOf = (error: unknown): string =>
 
 export const classify = (error: unknown): Classification => {
   if (error instanceof WatchError) return { _tag: "WatchConflict" }
+  if (error instanceof CommandAbandonedError)
+    return { _tag: "Unavailable", mayHaveExecuted: true, reason: error.message }
   if (error instanceof CommandTimeoutError) return { _tag: "Unavailable", mayHaveExecuted: true, reason: error.message }
   if (error instanceof ErrorReply) {
     const reply = error.message

@@ -2,7 +2,7 @@ import { Duration, Effect, Schedule } from "effect"
 import { createClient, createCluster, type RedisClientOptions, type RedisClusterOptions } from "redis"
 import type { DatabaseConfig } from "../DatabaseConfig.js"
 import type { ConnectOptions, RedisClient, RedisConnection, Subscriber, SubscriptionKind } from "../RedisConnection.js"
-import { CommandTimeoutError } from "./classify.js"
+import { CommandAbandonedError, CommandTimeoutError } from "./classify.js"
 import { readOnlyCommands } from "./commands.js"
 
 const isReadOnly = (command: string) => readOnlyCommands.has(command)
@@ -97,6 +97,7 @@ interface Pending {
   readonly deadline: number
   settled: boolean
   readonly timeout: () => void
+  readonly abandon: () => void
 }
 
 /**
@@ -104,11 +105,12 @@ interface Pending {
  * would hold a command forever. Calls are tracked with a deadline, and one sweeper fiber per database fails the
  * overdue ones: per call the cost is a set insertion, not a timer.
  */
-const deadlines = (timeout: Duration.Duration) =>
+const deadlines = (timeout: Duration.Duration, database = "") =>
   Effect.gen(function* () {
     const timeoutMillis = Duration.toMillis(timeout)
     const pending = new Set<Pending>()
-    const resolution = Math.min(100, Math.max(5, timeoutMillis / 10))
+    // A missed deadline is evidence of a hang (the database is probed at once), so it is noticed within 20 ms.
+    const resolution = Math.min(20, Math.max(5, timeoutMillis / 10))
     yield* Effect.forkScoped(
       Effect.clockWith((clock) =>
         Effect.sync(() => {
@@ -125,12 +127,21 @@ const deadlines = (timeout: Duration.Duration) =>
       ).pipe(Effect.repeat(Schedule.spaced(resolution)))
     )
     const clock = yield* Effect.clock
-    return <A>(client: RedisClient, f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
+    /** Settles every pending call at once (the client moved away from the database). */
+    const abandon = Effect.sync(() => {
+      for (const entry of pending) {
+        pending.delete(entry)
+        entry.settled = true
+        entry.abandon()
+      }
+    })
+    const call = <A>(client: RedisClient, f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
       Effect.async<A, unknown>((resume) => {
         const entry: Pending = {
           deadline: clock.unsafeCurrentTimeMillis() + timeoutMillis,
           settled: false,
-          timeout: () => resume(Effect.fail(new CommandTimeoutError(timeoutMillis)))
+          timeout: () => resume(Effect.fail(new CommandTimeoutError(timeoutMillis))),
+          abandon: () => resume(Effect.fail(new CommandAbandonedError(database)))
         }
         pending.add(entry)
         let promise: Promise<A>
@@ -156,6 +167,7 @@ const deadlines = (timeout: Duration.Duration) =>
         // No canceler: returning one makes every call pay for an interruption handler. An interrupted call's entry
         // is dropped by the sweeper at its deadline, so memory stays bounded by rate × timeout.
       })
+    return Object.assign(call, { abandon })
   })
 
 export const connect = (config: DatabaseConfig, options: ConnectOptions) =>
@@ -196,7 +208,7 @@ const openCluster = (options: RedisClusterOptions) =>
 
 const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
   Effect.gen(function* () {
-    const withDeadline = yield* deadlines(options.commandTimeout)
+    const withDeadline = yield* deadlines(options.commandTimeout, config.id)
     const base = (config.cluster?.options ?? {}) as Partial<RedisClusterOptions>
     const defaults = (base.defaults ?? {}) as Record<string, unknown>
     const clusterOptions = {
@@ -238,6 +250,7 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
     const connection: RedisConnection = {
       database: config.id,
       run,
+      abandon: withDeadline.abandon,
       runIsolated: () =>
         Effect.fail(
           new Error("WATCH transactions are not supported on a cluster database: use a transaction without watch")
@@ -250,7 +263,8 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
 
 const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
   Effect.gen(function* () {
-    const withDeadline = yield* deadlines(options.commandTimeout)
+    const withDeadline = yield* deadlines(options.commandTimeout, config.id)
+    const commandDeadline = yield* deadlines(options.commandTimeout, config.id)
     const redisOptions = clientOptions(config, options)
     const { client } = yield* open(redisOptions, options.onConnectionLost)
     const { client: healthClient, firstAttempt } = yield* open(redisOptions, undefined)
@@ -308,8 +322,9 @@ const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
     const connection: RedisConnection = {
       subscriber,
       database: config.id,
-      run: run(client),
+      run: (f) => commandDeadline(client, f),
       runIsolated,
+      abandon: commandDeadline.abandon,
       health: {
         ping,
         run: run(healthClient)

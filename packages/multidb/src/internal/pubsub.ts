@@ -1,6 +1,6 @@
 import { Effect, Exit, Option, Queue, type Schedule, Scope, Stream, type SubscriptionRef } from "effect"
 import type { Message } from "../MultiDbClient.js"
-import { type MultiDbError, RedisConnectionError, TemporarilyUnavailable } from "../MultiDbError.js"
+import { RedisConnectionError, type SubscriptionError, TemporarilyUnavailable } from "../MultiDbError.js"
 import type { RedisConnection, Subscriber, SubscriptionKind } from "../RedisConnection.js"
 
 /** The part of a database the pub/sub manager needs. */
@@ -159,7 +159,10 @@ export const make = <D extends PubSubDatabase>(
         })
       )
 
-    const subscribe = (kind: SubscriptionKind, names: ReadonlyArray<string>): Stream.Stream<Message, MultiDbError> =>
+    const subscribe = (
+      kind: SubscriptionKind,
+      names: ReadonlyArray<string>
+    ): Stream.Stream<Message, SubscriptionError> =>
       Stream.unwrapScoped(
         Effect.gen(function* () {
           const queue = yield* Effect.acquireRelease(Queue.unbounded<Message>(), Queue.shutdown)

@@ -1,0 +1,148 @@
+import { Duration, Effect, Schedule } from "effect"
+import type * as ErrorClassifier from "../ErrorClassifier.js"
+import type { ExecuteOptions } from "../MultiDbClient.js"
+import type { MultiDbConfig } from "../MultiDbConfig.js"
+import { type CommandError, RedisCommandError, RedisConnectionError, TransactionAborted } from "../MultiDbError.js"
+import type { RedisClient } from "../RedisConnection.js"
+import { CommandAbandonedError, CommandTimeoutError } from "./classify.js"
+import type { Database } from "./database.js"
+import type { Supervisor } from "./supervisor.js"
+
+/**
+ * The executor: runs one call on the active database and turns its outcome into a result. One attempt reads the
+ * active database, runs the call under the connection's deadline, classifies a failure and records the outcome on the
+ * database; a connection failure is retried (on the Schedule, or at once when the active database changed since) as
+ * far as it is safe. While no database is eligible an attempt waits for one, up to `availabilityTimeout`.
+ */
+export interface Executor {
+  readonly execute: <A>(
+    f: (client: RedisClient) => Promise<A>,
+    options?: ExecuteOptions
+  ) => Effect.Effect<A, CommandError>
+  /** Like `execute`, on a connection of its own held for the whole call (WATCH transactions). */
+  readonly executeIsolated: <A>(
+    f: (client: RedisClient) => Promise<A>,
+    options?: ExecuteOptions
+  ) => Effect.Effect<A, CommandError>
+  /** The retry Schedule of one command (also used to move subscriptions). */
+  readonly retrySchedule: Schedule.Schedule<unknown, unknown>
+}
+
+/** Whether a call ran out its deadline: evidence that its database may hang. */
+const isDeadlineMiss = (error: unknown) =>
+  error instanceof CommandTimeoutError || (error as { _tag?: unknown } | null)?._tag === "InMemoryTimeout"
+
+export const make = (
+  config: MultiDbConfig,
+  supervisor: Supervisor,
+  classifier: ErrorClassifier.ErrorClassifier["Type"]
+): Executor => {
+  const retrySchedule = Schedule.exponential(config.commandRetry.base).pipe(
+    Schedule.jittered,
+    Schedule.modifyDelay((delay) => Duration.min(delay, config.commandRetry.cap)),
+    Schedule.intersect(Schedule.recurs(config.commandRetry.retries))
+  )
+
+  const onError = (database: Database, error: unknown, command: string): Effect.Effect<never, CommandError> => {
+    if (error instanceof CommandAbandonedError) {
+      // Settled because traffic left the database: not an outcome of the database, already judged.
+      return Effect.fail(
+        new RedisConnectionError({ database: database.id, command, mayHaveExecuted: true, reason: error.message })
+      )
+    }
+    const classification = classifier.classify(error)
+    switch (classification._tag) {
+      case "Reply":
+        return Effect.zipRight(
+          database.recordReply,
+          Effect.fail(
+            new RedisCommandError({ database: database.id, command, reply: classification.reply, cause: error })
+          )
+        )
+      case "WatchConflict":
+        return Effect.zipRight(
+          database.detector.record("success"),
+          Effect.fail(new TransactionAborted({ database: database.id, watched: [] }))
+        )
+      case "Unavailable":
+        if (isDeadlineMiss(error)) supervisor.signals.unsafeOffer({ _tag: "Suspect", id: database.id })
+        return Effect.zipRight(
+          database.recordFailure(command, classification.reason),
+          Effect.fail(
+            new RedisConnectionError({
+              database: database.id,
+              command,
+              mayHaveExecuted: classification.mayHaveExecuted,
+              reason: classification.reason,
+              cause: error
+            })
+          )
+        )
+    }
+  }
+
+  /** No eligible database: wait for one (bounded), then run on it or report the outage. */
+  const waitAndRun = <A>(
+    f: (client: RedisClient) => Promise<A>,
+    command: string,
+    isolated: boolean
+  ): Effect.Effect<A, CommandError> =>
+    Effect.flatMap(supervisor.awaitAvailable(config.availabilityTimeout), (available) => {
+      const database = available ? supervisor.current() : undefined
+      return database === undefined ? supervisor.unavailableError : runOn(database, f, command, isolated)
+    })
+
+  const runOn = <A>(
+    database: Database,
+    f: (client: RedisClient) => Promise<A>,
+    command: string,
+    isolated: boolean
+  ): Effect.Effect<A, CommandError> =>
+    Effect.matchEffect(isolated ? database.connection.runIsolated(f) : database.connection.run(f), {
+      onSuccess: (value) => Effect.as(database.recordSuccess, value),
+      onFailure: (error) => onError(database, error, command)
+    })
+
+  // Hot path: one suspend per attempt; the waiting path is only built when no database is active.
+  const attempt = <A>(f: (client: RedisClient) => Promise<A>, command: string, isolated: boolean) =>
+    Effect.suspend((): Effect.Effect<A, CommandError> => {
+      const database = supervisor.current()
+      return database === undefined ? waitAndRun(f, command, isolated) : runOn(database, f, command, isolated)
+    })
+
+  const run = <A>(
+    f: (client: RedisClient) => Promise<A>,
+    options: ExecuteOptions | undefined,
+    isolated: boolean
+  ): Effect.Effect<A, CommandError> => {
+    const command = options?.command ?? "EXECUTE"
+    const retryAnything = config.retryWrites || options?.readOnly === true
+    const retryable = (error: CommandError): error is RedisConnectionError =>
+      error._tag === "RedisConnectionError" && (retryAnything || !error.mayHaveExecuted)
+    const once = attempt(f, command, isolated)
+    // The schedule is only set up after a first retryable failure: the healthy path pays nothing for retries.
+    return Effect.catchIf(once, retryable, (error) =>
+      Effect.flatMap(Schedule.driver(retrySchedule), (driver) => {
+        let retriesLeft = config.commandRetry.retries
+        const retry = (last: RedisConnectionError): Effect.Effect<A, CommandError> => {
+          if (retriesLeft <= 0) return Effect.fail(last)
+          retriesLeft--
+          // Traffic moved since the failure: the backoff was for the old database, the new one is tried at once.
+          const moved = supervisor.current()
+          if (moved !== undefined && moved.id !== last.database) return Effect.catchIf(once, retryable, retry)
+          return Effect.matchEffect(driver.next(last), {
+            onFailure: () => Effect.fail(last),
+            onSuccess: () => Effect.catchIf(once, retryable, retry)
+          })
+        }
+        return retry(error)
+      })
+    )
+  }
+
+  return {
+    execute: (f, options) => run(f, options, false),
+    executeIsolated: (f, options) => run(f, options, true),
+    retrySchedule
+  }
+}

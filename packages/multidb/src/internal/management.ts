@@ -1,0 +1,145 @@
+import { Deferred, Effect, ParseResult, Ref } from "effect"
+import * as DatabaseConfig from "../DatabaseConfig.js"
+import * as HealthCheck from "../HealthCheck.js"
+import type { MultiDbClient as Service } from "../MultiDbClient.js"
+import { DatabaseNotFound, InvalidRequest, UnhealthyDatabase } from "../MultiDbError.js"
+import * as MultiDbEvent from "../MultiDbEvent.js"
+import * as Database from "./database.js"
+import type { Supervisor } from "./supervisor.js"
+
+/** How a database shows to health-check validation. */
+export const describeDatabase = (config: DatabaseConfig.DatabaseConfig) => ({
+  database: config.id,
+  hosts: config.hosts,
+  healthCheckUrl: config.healthCheckUrl
+})
+
+const formatParseError = (error: ParseResult.ParseError) => ParseResult.TreeFormatter.formatErrorSync(error)
+
+/** What runtime management needs from the client around it. */
+export interface Environment {
+  readonly supervisor: Supervisor
+  readonly healthChecks: Ref.Ref<ReadonlyArray<HealthCheck.HealthCheck>>
+  readonly createDatabase: (config: DatabaseConfig.DatabaseConfig) => Effect.Effect<Database.Database>
+  readonly publish: (event: MultiDbEvent.MultiDbEvent) => Effect.Effect<unknown>
+}
+
+type Management = Pick<
+  Service,
+  "setActiveDatabase" | "addDatabase" | "removeDatabase" | "updateDatabaseWeight" | "addHealthCheck" | "checkHealth"
+>
+
+/**
+ * Runtime management: switching, adding, removing and re-weighting databases, adding checks, checking on demand.
+ * Changes are serialized; each one ends by asking the supervisor to reconsider, and waits until it has.
+ */
+export const make = (env: Environment): Effect.Effect<Management> =>
+  Effect.gen(function* () {
+    const { supervisor, publish } = env
+    const lock = yield* Effect.makeSemaphore(1)
+
+    const require = (id: string) =>
+      Effect.flatMap(Ref.get(supervisor.databases), (list) => {
+        const database = list.find((d) => d.id === id)
+        return database === undefined
+          ? Effect.fail(new DatabaseNotFound({ database: id, known: list.map((d) => d.id) }))
+          : Effect.succeed(database)
+      })
+
+    const reconsiderAfter = (candidate: string) =>
+      Effect.flatMap(Deferred.make<void>(), (done) =>
+        Effect.zipRight(supervisor.signals.offer({ _tag: "Reconsider", candidate, done }), Deferred.await(done))
+      )
+
+    const unhealthy = (database: string, result: HealthCheck.Result) =>
+      new UnhealthyDatabase({ database, ...(result.cause === undefined ? {} : { cause: result.cause }) })
+
+    const setActiveDatabase = (id: string) =>
+      Effect.gen(function* () {
+        const database = yield* require(id)
+        const result = yield* database.runChecks
+        if (!result.healthy) return yield* unhealthy(id, result)
+        if ((yield* database.circuit.state) !== "closed") yield* database.circuit.close
+        const done = yield* Deferred.make<void, UnhealthyDatabase>()
+        yield* supervisor.signals.offer({ _tag: "SetActive", database, done })
+        yield* Deferred.await(done)
+      }).pipe(lock.withPermits(1), Effect.withSpan("MultiDbClient.setActiveDatabase"))
+
+    const addDatabase: Management["addDatabase"] = (input, options) =>
+      Effect.gen(function* () {
+        const config = yield* DatabaseConfig.decode(input).pipe(
+          Effect.mapError(
+            (error) => new InvalidRequest({ reason: `invalid database config: ${formatParseError(error)}` })
+          )
+        )
+        if ((yield* Ref.get(supervisor.databases)).some((d) => d.id === config.id)) {
+          return yield* new InvalidRequest({ reason: `a database with id "${config.id}" exists already` })
+        }
+        const problems = HealthCheck.validate(yield* Ref.get(env.healthChecks), [describeDatabase(config)])
+        if (problems.length > 0) {
+          return yield* new InvalidRequest({ reason: `invalid database config: ${problems.join("; ")}` })
+        }
+        const database = yield* env.createDatabase(config)
+        if (options?.skipInitialHealthCheck !== true) {
+          const result = yield* database.runChecks
+          if (!result.healthy) {
+            yield* Database.close(database)
+            return yield* unhealthy(database.id, result)
+          }
+        }
+        yield* Ref.update(supervisor.databases, (current) => [...current, database])
+        yield* publish(MultiDbEvent.DatabaseAdded({ database: database.id, weight: config.weight }))
+        yield* reconsiderAfter(database.id)
+      }).pipe(lock.withPermits(1), Effect.withSpan("MultiDbClient.addDatabase"))
+
+    const removeDatabase = (id: string) =>
+      Effect.gen(function* () {
+        const database = yield* require(id)
+        const list = yield* Ref.get(supervisor.databases)
+        if (list.length === 1) {
+          return yield* new InvalidRequest({ reason: `cannot remove "${id}": it is the only database` })
+        }
+        yield* Ref.set(
+          supervisor.databases,
+          list.filter((d) => d !== database)
+        )
+        yield* reconsiderAfter(id)
+        yield* Database.close(database)
+        yield* publish(MultiDbEvent.DatabaseRemoved({ database: id }))
+      }).pipe(lock.withPermits(1), Effect.withSpan("MultiDbClient.removeDatabase"))
+
+    const updateDatabaseWeight = (id: string, weight: number) =>
+      Effect.gen(function* () {
+        if (typeof weight !== "number" || !Number.isFinite(weight) || weight < 0) {
+          return yield* new InvalidRequest({ reason: `weight of "${id}" must be a number >= 0, got ${weight}` })
+        }
+        const database = yield* require(id)
+        const from = yield* Ref.getAndSet(database.weight, weight)
+        yield* publish(MultiDbEvent.DatabaseWeightChanged({ database: id, from, to: weight }))
+        yield* reconsiderAfter(id)
+      }).pipe(lock.withPermits(1), Effect.withSpan("MultiDbClient.updateDatabaseWeight"))
+
+    const addHealthCheck = (check: HealthCheck.HealthCheck) =>
+      Effect.suspend(() => {
+        if (typeof check?.probe !== "function") {
+          return Effect.fail(new InvalidRequest({ reason: "addHealthCheck needs a HealthCheck with a probe function" }))
+        }
+        return Effect.gen(function* () {
+          const list = yield* Ref.get(supervisor.databases)
+          const problems = HealthCheck.validate(
+            [check],
+            list.map((d) => describeDatabase(d.config))
+          )
+          if (problems.length > 0) return yield* new InvalidRequest({ reason: problems.join("; ") })
+          yield* Ref.update(env.healthChecks, (checks) => [...checks, check])
+        })
+      })
+
+    /** Runs a check now and applies it; a check already running is awaited instead of skipped. */
+    const checkHealth = (id: string) =>
+      Effect.flatMap(require(id), (database) =>
+        Effect.flatMap(database.startCheck, (done) => Effect.asVoid(Deferred.await(done)))
+      )
+
+    return { setActiveDatabase, addDatabase, removeDatabase, updateDatabaseWeight, addHealthCheck, checkHealth }
+  })

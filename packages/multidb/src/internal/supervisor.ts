@@ -1,0 +1,230 @@
+import { Deferred, Duration, Effect, FiberHandle, Metric, Option, PubSub, Queue, Ref, SubscriptionRef } from "effect"
+import type { DatabaseInfo } from "../DatabaseInfo.js"
+import type * as FailoverStrategy from "../FailoverStrategy.js"
+import type { MultiDbConfig } from "../MultiDbConfig.js"
+import { NoValidDatabase, TemporarilyUnavailable, UnhealthyDatabase } from "../MultiDbError.js"
+import * as MultiDbEvent from "../MultiDbEvent.js"
+import * as Metrics from "../MultiDbMetrics.js"
+import type { Database } from "./database.js"
+import type { Signal } from "./signal.js"
+
+/**
+ * The supervisor: the registry of databases and the only writer of the active database. One fiber takes signals
+ * (circuit changes, lost connections, runtime changes, fallback ticks) and moves the traffic; while no database is
+ * eligible it counts failover attempts, and it settles the calls left on a database it moved away from.
+ */
+export interface Supervisor {
+  readonly signals: Queue.Queue<Signal>
+  readonly databases: Ref.Ref<ReadonlyArray<Database>>
+  /** The active database, streamed to pub/sub and `activeChanges`. */
+  readonly active: SubscriptionRef.SubscriptionRef<Option.Option<Database>>
+  /** The active database as a plain value, for the command path to read without an effect. */
+  readonly current: () => Database | undefined
+  readonly snapshot: Effect.Effect<ReadonlyArray<DatabaseInfo>>
+  readonly byId: (id: string) => Effect.Effect<Database | undefined>
+  /** Waits up to `bound` for an eligible database; `false` when none came. Always yields to the event loop. */
+  readonly awaitAvailable: (bound: Duration.Duration) => Effect.Effect<boolean>
+  /** `TemporarilyUnavailable` with the current failover attempt, or `NoValidDatabase` once they are exhausted. */
+  readonly unavailableError: Effect.Effect<never, TemporarilyUnavailable | NoValidDatabase>
+  /** Makes `database` active at start-up and announces it. */
+  readonly start: (database: Database) => Effect.Effect<void>
+  /** Handles signals until interrupted. */
+  readonly run: Effect.Effect<never>
+}
+
+export const make = (
+  config: MultiDbConfig,
+  strategy: FailoverStrategy.Strategy,
+  events: PubSub.PubSub<MultiDbEvent.MultiDbEvent>
+) =>
+  Effect.gen(function* () {
+    const publish = (event: MultiDbEvent.MultiDbEvent) => PubSub.publish(events, event)
+    const signals = yield* Queue.unbounded<Signal>()
+    const databases = yield* Ref.make<ReadonlyArray<Database>>([])
+    const active = yield* SubscriptionRef.make<Option.Option<Database>>(Option.none())
+    /** Failover attempt counter while no database is eligible. */
+    const unavailable = yield* Ref.make<Option.Option<number>>(Option.none())
+    const unavailableTicker = yield* FiberHandle.make<void, never>()
+    /** Completed whenever a database is active; replaced by a fresh one when none is. */
+    const available = yield* Ref.make(yield* Deferred.make<void>())
+    yield* Effect.addFinalizer(() => FiberHandle.clear(unavailableTicker))
+    let current: Database | undefined
+    let lastActiveId: string | undefined
+
+    const setActive = (database: Database | undefined) =>
+      Effect.zipRight(
+        Effect.sync(() => {
+          current = database
+        }),
+        SubscriptionRef.set(active, Option.fromNullable(database))
+      )
+
+    const snapshot = Effect.flatMap(Ref.get(databases), (list) =>
+      Effect.forEach(list, (database) => database.info(current?.id))
+    )
+    const byId = (id: string) => Effect.map(Ref.get(databases), (list) => list.find((d) => d.id === id))
+
+    /** Settles the calls still waiting on a database traffic left because it is no longer eligible. */
+    const settle = (previous: Database) =>
+      Effect.gen(function* () {
+        const list = yield* Ref.get(databases)
+        const eligible = list.includes(previous) && (yield* previous.circuit.state) === "closed"
+        if (!eligible && previous.connection.abandon !== undefined) yield* previous.connection.abandon
+      })
+
+    const switchTo = (database: Database, reason: MultiDbEvent.SwitchReason) =>
+      Effect.gen(function* () {
+        const previous = current
+        yield* FiberHandle.clear(unavailableTicker)
+        yield* Ref.set(unavailable, Option.none())
+        if (previous === database) return
+        yield* setActive(database)
+        yield* Effect.flatMap(Ref.get(available), (done) => Deferred.succeed(done, undefined))
+        const oldDatabase = previous?.id ?? lastActiveId
+        lastActiveId = database.id
+        yield* Metric.increment(
+          Metric.tagged(
+            Metric.tagged(Metric.tagged(Metrics.failovers, "from", oldDatabase ?? "none"), "to", database.id),
+            "reason",
+            reason
+          )
+        )
+        yield* publish(MultiDbEvent.ActiveDatabaseChanged({ oldDatabase, newDatabase: database.id, reason }))
+        if (previous !== undefined) yield* settle(previous)
+      })
+
+    const becomeUnavailable = Effect.gen(function* () {
+      const previous = current
+      if (previous !== undefined) lastActiveId = previous.id
+      yield* setActive(undefined)
+      if (Option.isSome(yield* Ref.get(unavailable))) return
+      if (yield* Effect.flatMap(Ref.get(available), Deferred.isDone))
+        yield* Ref.set(available, yield* Deferred.make<void>())
+      if (previous !== undefined) yield* settle(previous)
+      yield* Ref.set(unavailable, Option.some(1))
+      yield* publish(MultiDbEvent.AllDatabasesUnavailable({ attempt: 1, maxAttempts: config.failoverAttempts }))
+      const tick = Effect.gen(function* () {
+        const attempt = yield* Ref.updateAndGet(
+          unavailable,
+          Option.map((n) => n + 1)
+        )
+        if (Option.isSome(attempt) && attempt.value <= config.failoverAttempts + 1) {
+          yield* publish(
+            MultiDbEvent.AllDatabasesUnavailable({ attempt: attempt.value, maxAttempts: config.failoverAttempts })
+          )
+        }
+      })
+      yield* FiberHandle.run(
+        unavailableTicker,
+        tick.pipe(Effect.delay(config.failoverDelay), Effect.repeat({ times: config.failoverAttempts }), Effect.asVoid)
+      )
+    })
+
+    /** Keeps the active database if it is still eligible, otherwise (or when `best`) switches to the strategy's pick. */
+    const reconcile = (best: boolean, reason: MultiDbEvent.SwitchReason) =>
+      Effect.gen(function* () {
+        const list = yield* Ref.get(databases)
+        if (!best && current !== undefined && list.includes(current)) {
+          if ((yield* current.circuit.state) === "closed") return
+        }
+        const pick = strategy.select(yield* snapshot)
+        const database = Option.isSome(pick) ? list.find((d) => d.id === pick.value) : undefined
+        if (database === undefined) return yield* becomeUnavailable
+        yield* switchTo(database, reason)
+      })
+
+    /**
+     * After a runtime change concerning `candidate` (added, removed, re-weighted): move only when the active database
+     * is no longer eligible, or when the change is about the active database or the strategy's new pick. A manual
+     * choice is otherwise left alone (only auto fallback moves away from it).
+     */
+    const reconsider = (candidate: string) =>
+      Effect.gen(function* () {
+        const list = yield* Ref.get(databases)
+        const pick = strategy.select(yield* snapshot)
+        const valid = current !== undefined && list.includes(current) && (yield* current.circuit.state) === "closed"
+        if (!valid || current === undefined) return yield* reconcile(false, "automatic")
+        if (Option.isNone(pick)) return
+        if (pick.value === candidate || current.id === candidate) {
+          const database = list.find((d) => d.id === pick.value)
+          if (database !== undefined) yield* switchTo(database, "automatic")
+        }
+      })
+
+    const withDatabase = (id: string, f: (database: Database) => Effect.Effect<unknown>) =>
+      Effect.flatMap(byId(id), (database) => (database === undefined ? Effect.void : Effect.asVoid(f(database))))
+
+    const handle = (signal: Signal): Effect.Effect<void> => {
+      switch (signal._tag) {
+        case "Reconsider":
+          return reconsider(signal.candidate).pipe(Effect.ensuring(Deferred.succeed(signal.done, undefined)))
+        case "Reevaluate":
+          return reconcile(false, "automatic")
+        case "SelectBest":
+          return reconcile(true, signal.reason)
+        case "Check":
+          return withDatabase(signal.id, (database) => database.startCheck)
+        case "Suspect":
+          return withDatabase(signal.id, (database) => Effect.forkIn(database.probe, database.scope))
+        case "ConnectionLost":
+          return withDatabase(signal.id, (database) => database.connectionLost)
+        case "SetActive":
+          return Effect.gen(function* () {
+            if (!(yield* Ref.get(databases)).includes(signal.database)) {
+              return yield* Deferred.fail(
+                signal.done,
+                new UnhealthyDatabase({ database: signal.database.id, cause: "it was removed" })
+              )
+            }
+            yield* switchTo(signal.database, "manual")
+            yield* Deferred.succeed(signal.done, undefined)
+          })
+      }
+    }
+
+    const awaitAvailable = (bound: Duration.Duration): Effect.Effect<boolean> =>
+      Duration.greaterThan(bound, Duration.zero)
+        ? Effect.flatMap(Ref.get(available), (done) =>
+            Effect.timeoutTo(Deferred.await(done), { duration: bound, onSuccess: () => true, onTimeout: () => false })
+          )
+        : Effect.as(Effect.sleep(Duration.zero), false)
+
+    const supervisor: Supervisor = {
+      signals,
+      databases,
+      active,
+      current: () => current,
+      snapshot,
+      byId,
+      awaitAvailable,
+      unavailableError: Effect.flatMap(
+        Ref.get(unavailable),
+        (attempt): Effect.Effect<never, TemporarilyUnavailable | NoValidDatabase> => {
+          const n = Option.getOrElse(attempt, () => 1)
+          return n > config.failoverAttempts
+            ? Effect.fail(new NoValidDatabase({ attempts: config.failoverAttempts }))
+            : Effect.fail(new TemporarilyUnavailable({ attempt: n, maxAttempts: config.failoverAttempts }))
+        }
+      ),
+      start: (database) =>
+        Effect.gen(function* () {
+          yield* setActive(database)
+          yield* Effect.flatMap(Ref.get(available), (done) => Deferred.succeed(done, undefined))
+          lastActiveId = database.id
+          // Listeners attached before start-up learn which database the traffic goes to first.
+          yield* publish(
+            MultiDbEvent.ActiveDatabaseChanged({
+              oldDatabase: undefined,
+              newDatabase: database.id,
+              reason: "automatic"
+            })
+          )
+        }),
+      run: Queue.take(signals).pipe(
+        Effect.flatMap(handle),
+        Effect.catchAllCause((cause) => Effect.logError("MultiDbClient supervisor step failed", cause)),
+        Effect.forever
+      )
+    }
+    return supervisor
+  })
