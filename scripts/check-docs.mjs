@@ -8,7 +8,8 @@ const roots = ["packages/multidb/src", "packages/testkit/src"]
 const problems = []
 let checked = 0
 
-const exported = (node) => ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword)
+const exported = (node) =>
+  ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword)
 
 for (const root of roots) {
   for (const file of fs.readdirSync(root).filter((f) => f.endsWith(".ts") && f !== "index.ts")) {
@@ -17,15 +18,19 @@ for (const root of roots) {
     for (const statement of source.statements) {
       if (!exported(statement) || ts.isExportDeclaration(statement)) continue
       const names = ts.isVariableStatement(statement)
-        ? statement.declarationList.declarations.map((d) => d.name.getText(source))
+        ? statement.declarationList.declarations.map((d) => d.name.getText(source).replace(/\s+/g, " "))
         : [statement.name?.getText(source) ?? "(default)"]
       checked += names.length
-      const docs = ts.getJSDocCommentsAndTags(ts.isVariableStatement(statement) ? statement.declarationList.declarations[0] : statement)
+      const docs = ts
+        .getJSDocCommentsAndTags(
+          ts.isVariableStatement(statement) ? statement.declarationList.declarations[0] : statement
+        )
         .filter(ts.isJSDoc)
       const doc = docs.at(-1)
       const tags = new Set((doc?.tags ?? []).map((t) => t.tagName.text))
       const missing = []
-      if (doc === undefined || doc.comment === undefined || String(doc.comment).trim() === "") missing.push("a description")
+      if (doc === undefined || doc.comment === undefined || String(doc.comment).trim() === "")
+        missing.push("a description")
       if (!tags.has("since")) missing.push("@since")
       if (!tags.has("category")) missing.push("@category")
       if (missing.length > 0) {

@@ -1,6 +1,6 @@
 // The TypeScript application: typechecked with moduleResolution NodeNext and Bundler, then run (NodeNext build).
 import { MultiDbClient, type MultiDbError, RedisConnection } from "@effect-redis/multidb"
-import * as LagAwareHealthCheck from "@effect-redis/multidb/LagAwareHealthCheck"
+import type * as LagAwareHealthCheck from "@effect-redis/multidb/LagAwareHealthCheck"
 import { RedisServer } from "@effect-redis/testkit"
 import { Effect } from "effect"
 
@@ -8,7 +8,10 @@ const program = Effect.scoped(
   Effect.gen(function* () {
     const server = yield* RedisServer.make()
     const redis = yield* MultiDbClient.fromInput({ databases: [{ id: "only", url: server.url }] })
-    const written: Effect.Effect<string | null, MultiDbError.MultiDbError> = redis.commands.set("typed", "hello from ts")
+    const written: Effect.Effect<string | null, MultiDbError.MultiDbError> = redis.commands.set(
+      "typed",
+      "hello from ts"
+    )
     yield* written
     return yield* redis.commands.get("typed")
   })
