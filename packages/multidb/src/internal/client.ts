@@ -167,6 +167,7 @@ export const make = (
     const target = (entry: Entry): HealthCheck.Target => ({
       database: entry.id,
       hosts: entry.config.hosts,
+      endpoints: entry.config.endpoints,
       healthCheckUrl: entry.config.healthCheckUrl,
       connection: entry.connection.health
     })
