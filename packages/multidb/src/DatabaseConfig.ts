@@ -49,6 +49,10 @@ export class DatabaseConfig extends Schema.Class<DatabaseConfig>("DatabaseConfig
   get hosts(): ReadonlyArray<string> {
     return endpoints(this).map((e) => e.host)
   }
+  /** Host and port of each address this database is reached at (every root node for a cluster). */
+  get endpoints(): ReadonlyArray<{ readonly host: string; readonly port: number }> {
+    return endpoints(this)
+  }
 }
 
 interface Endpoint {

@@ -124,14 +124,19 @@ const kindOf = (found: Found): Kind | undefined => {
 
 /**
  * Describes an error (a node-redis error, a Node socket/TLS/DNS error, an HTTP client error, or anything else) as a
- * typed cause. The most specific finding along the `cause` chain wins (a DNS code deep inside beats a generic
- * "offline" outside); the message joins the outer message with the innermost one when they differ.
+ * typed cause; an error with a `failureCause` field gives that one. Otherwise the most specific finding along the
+ * `cause` chain wins (a DNS code deep inside beats a generic "offline" outside); the message joins the outer message
+ * with the innermost one when they differ.
  *
  * @since 0.2.0
  * @category constructors
  */
 export const fromError = (error: unknown, fallback: Kind = "connection"): FailureCause => {
   if (error instanceof FailureCause) return error
+  // an error that already knows its typed cause (e.g. `LagAwareHealthCheck.CheckFailed`) carries it as `failureCause`
+  const carried =
+    typeof error === "object" && error !== null ? (error as { failureCause?: unknown }).failureCause : undefined
+  if (carried instanceof FailureCause) return carried
   const found = chain(error)
   let kind: Kind | undefined
   let at = -1

@@ -15,13 +15,16 @@ import type { HealthConnection } from "./RedisConnection.js"
 export type Policy = "all" | "any" | "majority"
 
 /**
- * What a probe can look at: the database's id, its configured url (if any) and its dedicated health connection.
+ * What a probe can look at: the database's id, the hosts (and, when known, host and port) it is reached at, its
+ * REST API base (if any) and its dedicated health connection.
  *
  * @since 0.1.0
  */
 export interface Target {
   readonly database: string
   readonly hosts: ReadonlyArray<string>
+  /** Host and port of each address of the database (every root node of a cluster); `hosts` with their ports. */
+  readonly endpoints?: ReadonlyArray<{ readonly host: string; readonly port: number }>
   readonly healthCheckUrl: string | undefined
   readonly connection: HealthConnection
 }
@@ -86,7 +89,8 @@ export const make = (check: HealthCheck): HealthCheck => {
 }
 
 /**
- * The default check: PING on the database's dedicated health connection (every master of a cluster).
+ * The default check: PING on the database's dedicated health connection. For a cluster, every master must answer
+ * and report the cluster ready (`CLUSTER INFO`: `cluster_state:ok`, all 16384 slots assigned and served).
  *
  * @since 0.1.0
  */

@@ -1,7 +1,7 @@
 /**
  * The lag-aware health check of Redis Software (Active-Active) databases: asks the cluster's REST API whether the
  * database is available and its replication lag is within a tolerance. `GET /v1/bdbs` finds the bdb whose endpoint
- * (DNS name or address) is a host of the database, then `GET /v1/bdbs/{uid}/availability?extend_check=lag&...`
+ * has the database's host (DNS name or address) and port, then `GET /v1/bdbs/{uid}/availability?extend_check=lag&...`
  * answers: 2xx is healthy, anything else unhealthy with the status and body in the cause.
  *
  * @since 0.1.0
@@ -77,8 +77,10 @@ export type InvalidOptions = internal.InvalidOptions
 
 /**
  * Why a probe failed: the database has no `healthCheckUrl`, the REST API could not be reached (`Transport`, `Tls`,
- * `Timeout`), answered a non-2xx status (`HttpStatus`), listed no usable bdbs (`BadBdbList`) or none serving the
- * database (`NoMatchingBdb`). Its message says what to fix; it never holds credentials.
+ * `Timeout`), answered a non-2xx status (`HttpStatus`), listed no usable bdbs (`BadBdbList`), none serving the
+ * database (`NoMatchingBdb`) or several at its host and port (`AmbiguousBdb`). `failureCause` is the typed cause
+ * (kind `tls`, `auth`, `refused`, `dns`, `timeout`, `protocol`, `connection` or `unhealthy`); the message is
+ * `kind: detail` and says what to fix. It never holds credentials, in any encoding.
  *
  * @since 0.1.0
  */

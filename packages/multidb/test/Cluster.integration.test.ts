@@ -38,7 +38,7 @@ describe("Redis Cluster databases", () => {
         const replies = yield* redis.pipeline((p) => p.set("{t}1", "x").get("{t}1"))
         expect(replies).toEqual(["OK", "x"])
 
-        // one master down: PING covers every master, so the cluster database is unhealthy
+        // one master down: the health check asks every master, so the cluster database is unhealthy
         yield* cluster.nodes[1]!.kill
         yield* waitFor(
           "failover to the standalone database",

@@ -153,7 +153,7 @@ layer(Certificates.layer(), { excludeTestServices: true })("LagAwareHealthCheck"
         const result = yield* run(strict, target(server))
         expect(result.healthy).toBe(false)
         expect(result.cause).toMatch(
-          /^lag-aware: GET https:\/\/127\.0\.0\.1:\d+\/v1\/bdbs\/1\/availability\?\S+ answered 503/
+          /^lag-aware: unhealthy: GET https:\/\/127\.0\.0\.1:\d+\/v1\/bdbs\/1\/availability\?\S+ answered 503/
         )
         expect(result.cause).toContain("bdb_lag_exceeds_tolerance")
         expect(result.cause).toContain("replication lag 250 ms exceeds the tolerance of 100 ms")
@@ -351,7 +351,7 @@ layer(Certificates.layer(), { excludeTestServices: true })("LagAwareHealthCheck"
         const without = yield* run(yield* check(server), target(server))
         expect(without.healthy).toBe(false)
         expect(without.cause).toMatch(
-          /if the REST API requires a client certificate, set clientCertFile and clientKeyFile$/
+          /^lag-aware: tls: GET \S+: client certificate required: .* no client certificate is configured \(ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED\); set clientCertFile and clientKeyFile$/
         )
 
         const withCert = yield* check(server, {
@@ -499,9 +499,11 @@ layer(Certificates.layer(), { excludeTestServices: true })("LagAwareHealthCheck"
         const result = yield* run(yield* check(server), target(server, ["redis-12000.north.example"]))
         expect(result.healthy).toBe(false)
         expect(result.cause).toMatch(
-          /no bdb listed by GET \S+\/v1\/bdbs has an endpoint whose dns_name or addr is "redis-12000\.north\.example"/
+          /no bdb listed by GET \S+\/v1\/bdbs has an endpoint at "redis-12000\.north\.example" \(dns_name or addr, and port/
         )
-        expect(result.cause).toContain(`endpoints seen: bdb 1: ${eastHost} 10.0.0.1; bdb 2: ${westHost} 10.0.1.1`)
+        expect(result.cause).toContain(
+          `endpoints seen: bdb 1: ${eastHost} 10.0.0.1 port 12000; bdb 2: ${westHost} 10.0.1.1 port 12000`
+        )
         expect((yield* server.requests).map((r) => r.path)).toEqual(["/v1/bdbs"])
       })
     )

@@ -137,6 +137,7 @@ export const make = (
         {
           database: id,
           hosts: databaseConfig.hosts,
+          endpoints: databaseConfig.endpoints,
           healthCheckUrl: databaseConfig.healthCheckUrl,
           connection: connection.health
         },

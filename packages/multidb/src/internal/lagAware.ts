@@ -1,10 +1,12 @@
 import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
+import * as net from "node:net"
 import * as path from "node:path"
 import * as tls from "node:tls"
-import { FetchHttpClient, HttpClient, type HttpClientError, HttpClientRequest } from "@effect/platform"
+import { FetchHttpClient, HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform"
 import { Data, Duration, Effect, Layer, ParseResult, Redacted, Ref, Schema, type Scope } from "effect"
 import { Agent, fetch as undiciFetch } from "undici"
+import * as FailureCause from "../FailureCause.js"
 import * as HealthCheck from "../HealthCheck.js"
 import { DurationInput, IntAtLeast, PositiveDuration } from "./schemas.js"
 
@@ -200,6 +202,82 @@ const connectOptions = (settings: Settings): Effect.Effect<TlsConnect, InvalidOp
     return options
   })
 
+/**
+ * The REST API ended a TLS connection right after the handshake, without an alert and without answering: what a
+ * server does when it refuses the client certificate it was shown (the refusal comes after the handshake).
+ */
+export class ClosedAfterHandshake extends Error {
+  override readonly name = "ClosedAfterHandshake"
+}
+
+/** Codes of a connection closed before any answer: over TLS 1.3 they hide a handshake the server refused. */
+const closedCodes = new Set(["UND_ERR_SOCKET", "ECONNRESET", "EPIPE"])
+
+/**
+ * Opens one bare TLS connection with the transport's options and tells how the REST API ends it: the TLS error
+ * (e.g. `ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED`), `ClosedAfterHandshake` when it closes after the handshake while
+ * a client certificate was shown, or `undefined` when it answers (or closes for some other reason). Over TLS 1.3 the
+ * server judges the client certificate after the client's side of the handshake is done, so `fetch` only sees the
+ * socket close ("other side closed"); the alert that says why reaches a connection that waits for it.
+ */
+const diagnoseHandshake = (url: URL, connect: TlsConnect): Effect.Effect<Error | undefined> =>
+  Effect.async<Error | undefined>((resume) => {
+    const host = url.hostname.replace(/^\[|\]$/g, "")
+    let handshaken = false
+    let settled = false
+    const socket = tls.connect({
+      ...connect,
+      host,
+      port: Number(url.port === "" ? 443 : url.port),
+      ...(net.isIP(host) === 0 ? { servername: host } : {})
+    })
+    const done = (value: Error | undefined) => {
+      if (settled) return
+      settled = true
+      socket.destroy()
+      resume(Effect.succeed(value))
+    }
+    socket.on("secureConnect", () => {
+      handshaken = true
+      socket.write(`HEAD / HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`)
+    })
+    socket.on("data", () => done(undefined))
+    socket.on("error", (error) => done(error))
+    socket.on("close", () =>
+      done(
+        handshaken && connect.cert !== undefined
+          ? new ClosedAfterHandshake("the REST API closed the connection right after the TLS handshake")
+          : undefined
+      )
+    )
+    return Effect.sync(() => {
+      settled = true
+      socket.destroy()
+    })
+  }).pipe(Effect.timeoutTo({ duration: "2 seconds", onSuccess: (found) => found, onTimeout: () => undefined }))
+
+/** A transport error that may hide a refused TLS handshake is replaced by the TLS error a bare handshake finds. */
+const withHandshakeDiagnosis = (client: HttpClient.HttpClient, connect: TlsConnect): HttpClient.HttpClient =>
+  HttpClient.transform(client, (response, request) =>
+    Effect.catchTag(response, "RequestError", (error) => {
+      const url = new URL(request.url)
+      const closed = causes(error).some((e) => typeof e.code === "string" && closedCodes.has(e.code))
+      if (!closed || url.protocol !== "https:") return Effect.fail(error)
+      return Effect.flatMap(diagnoseHandshake(url, connect), (found) =>
+        Effect.fail(
+          found === undefined
+            ? error
+            : new HttpClientError.RequestError({
+                request,
+                reason: "Transport",
+                cause: found,
+                description: found.message
+              })
+        )
+      )
+    })
+  )
+
 export const transport = (options: Options): Layer.Layer<HttpClient.HttpClient, InvalidOptions> =>
   Layer.unwrapScoped(
     Effect.gen(function* () {
@@ -209,7 +287,7 @@ export const transport = (options: Options): Layer.Layer<HttpClient.HttpClient, 
         Effect.sync(() => new Agent({ connect })),
         (agent) => Effect.promise(() => agent.destroy().catch(() => undefined))
       )
-      return FetchHttpClient.layer.pipe(
+      const fetchLayer = FetchHttpClient.layer.pipe(
         Layer.provide(
           Layer.mergeAll(
             Layer.succeed(FetchHttpClient.Fetch, undiciFetch as unknown as typeof globalThis.fetch),
@@ -217,6 +295,10 @@ export const transport = (options: Options): Layer.Layer<HttpClient.HttpClient, 
           )
         )
       )
+      return Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(HttpClient.HttpClient, (client) => withHandshakeDiagnosis(client, connect))
+      ).pipe(Layer.provide(fetchLayer))
     })
   )
 
@@ -230,6 +312,7 @@ export type Reason =
   | "HttpStatus"
   | "BadBdbList"
   | "NoMatchingBdb"
+  | "AmbiguousBdb"
 
 export class CheckFailed extends Data.TaggedError("LagAwareCheckFailed")<{
   readonly database: string
@@ -237,9 +320,11 @@ export class CheckFailed extends Data.TaggedError("LagAwareCheckFailed")<{
   readonly url?: string
   readonly status?: number
   readonly detail: string
+  /** The typed cause: `kind` (`tls`, `auth`, `refused`…) and `detail` as its message. */
+  readonly failureCause: FailureCause.FailureCause
 }> {
   override get message() {
-    return this.detail
+    return String(this.failureCause)
   }
 }
 
@@ -293,8 +378,34 @@ const missingUrl = (database: string) =>
   `database "${database}" has no healthCheckUrl: the lag-aware health check needs the Redis Software REST API base ` +
   `of the cluster serving it (healthCheckUrl: "https://cluster.example.com")`
 
-const trimBody = (body: string): string => {
-  const flat = body.replace(/\s+/g, " ").trim()
+/**
+ * Every form a secret can take in a REST answer or an error: as is, JSON-escaped (also with `\\uXXXX` for non-ASCII
+ * and `\\/`), URL-encoded (`%20` and form `+`). Longest first, so a longer form is replaced before a shorter one
+ * inside it.
+ */
+export const encodings = (secret: string): ReadonlyArray<string> => {
+  const json = JSON.stringify(secret).slice(1, -1)
+  const asciiJson = json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+  const forms = [
+    secret,
+    json,
+    asciiJson,
+    asciiJson.replace(/\\u([0-9a-f]{4})/g, (_, hex: string) => `\\u${hex.toUpperCase()}`),
+    json.replace(/\//g, "\\/"),
+    encodeURIComponent(secret),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    encodeURI(secret)
+  ]
+  return [...new Set(forms)].filter((form) => form.length > 0).sort((a, b) => b.length - a.length)
+}
+
+/** Replaces every form of every secret. */
+export const scrub = (text: string, secrets: ReadonlyArray<string>): string =>
+  secrets.reduce((acc, secret) => (acc.includes(secret) ? acc.split(secret).join("<redacted>") : acc), text)
+
+/** A body or list fit for a message: secrets scrubbed first, then whitespace collapsed and cut to 300 characters. */
+const excerpt = (raw: string, secrets: ReadonlyArray<string>): string => {
+  const flat = scrub(raw, secrets).replace(/\s+/g, " ").trim()
   if (flat === "") return "(empty body)"
   return flat.length > 300 ? `${flat.slice(0, 300)}…` : flat
 }
@@ -329,70 +440,118 @@ const causes = (error: unknown): ReadonlyArray<{ readonly code?: unknown; readon
   return chain
 }
 
-const describeTransport = (
-  error: unknown,
-  url: string,
-  hasClientCert: boolean
-): { readonly reason: Reason; readonly detail: string } => {
+/** The REST API refused the client certificate it was shown. */
+const clientCertRefused = new Set([
+  "ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE",
+  "ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+  "ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+  "ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED",
+  "ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED",
+  "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA",
+  "ERR_SSL_TLSV1_ALERT_ACCESS_DENIED"
+])
+
+interface Described {
+  readonly reason: Reason
+  readonly kind: FailureCause.Kind
+  readonly detail: string
+}
+
+const describeTransport = (error: unknown, url: string, hasClientCert: boolean): Described => {
   const chain = causes(error)
   const coded = chain.find((e) => typeof e.code === "string")
   const code = coded === undefined ? undefined : String(coded.code)
   const deepest = chain.at(-1)
-  const text = String(coded?.message ?? deepest?.message ?? "unknown error")
+  const text = String(coded?.message ?? deepest?.message ?? "unknown error").trim()
   const where = new URL(url).host
+  const tlsCause = (detail: string): Described => ({ reason: "Tls", kind: "tls", detail })
   if (code === "ECONNREFUSED") {
     return {
       reason: "Transport",
+      kind: "refused",
       detail: `connection to ${where} refused: is the REST API up, and is restApiPort (or the port in healthCheckUrl) right?`
     }
   }
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
-    return { reason: "Transport", detail: `cannot resolve the host of ${where} (${code}): check healthCheckUrl` }
-  }
-  if (code === "CERT_HAS_EXPIRED") {
-    return {
-      reason: "Tls",
-      detail: `TLS: the REST API certificate of ${where} has expired (${code}); renew it on the cluster`
-    }
-  }
-  if (code === "CERT_NOT_YET_VALID") {
-    return { reason: "Tls", detail: `TLS: the REST API certificate of ${where} is not valid yet (${code})` }
-  }
-  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
-    return {
-      reason: "Tls",
-      detail:
-        `TLS: the REST API certificate does not cover the host of ${where} (${code}: ${text.trim()}); use a host name the ` +
-        `certificate was issued for in healthCheckUrl, or verifyTls: false`
-    }
-  }
-  if (code !== undefined && tlsUntrusted.has(code)) {
-    return {
-      reason: "Tls",
-      detail:
-        `TLS: the REST API certificate of ${where} is not signed by a trusted CA (${code}); give its CA with ` +
-        `caFile, caPath or caData, or verifyTls: false`
-    }
-  }
-  const clientCertHint = hasClientCert
-    ? "the REST API may have rejected the client certificate (clientCertFile)"
-    : "if the REST API requires a client certificate, set clientCertFile and clientKeyFile"
-  if (code?.startsWith("ERR_SSL")) {
-    return { reason: "Tls", detail: `TLS handshake with ${where} failed (${code}: ${text}); ${clientCertHint}` }
-  }
-  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE") {
     return {
       reason: "Transport",
-      detail: `the connection to ${where} was closed before an answer (${code}); ${clientCertHint}`
+      kind: "dns",
+      detail: `cannot resolve the host of ${where} (${code}): check healthCheckUrl`
     }
   }
-  return { reason: "Transport", detail: `request to ${where} failed (${code ?? "no code"}: ${text})` }
+  if (code === "CERT_HAS_EXPIRED") {
+    return tlsCause(`expired certificate: the REST API certificate of ${where} has expired (${code}); renew it`)
+  }
+  if (code === "CERT_NOT_YET_VALID") {
+    return tlsCause(`certificate not yet valid: the REST API certificate of ${where} is not valid yet (${code})`)
+  }
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    return tlsCause(
+      `hostname mismatch: the REST API certificate does not cover the host of ${where} (${code}: ${text}); use a ` +
+        `host name the certificate was issued for in healthCheckUrl, or verifyTls: false`
+    )
+  }
+  if (code !== undefined && tlsUntrusted.has(code)) {
+    return tlsCause(
+      `unknown CA: the REST API certificate of ${where} is not signed by a trusted CA (${code}); give its CA with ` +
+        `caFile, caPath or caData, or verifyTls: false`
+    )
+  }
+  if (code === "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED") {
+    return tlsCause(
+      hasClientCert
+        ? `client certificate required: the REST API of ${where} asks for a client certificate and took none (${code})`
+        : `client certificate required: the REST API of ${where} refused the TLS handshake because no client ` +
+            `certificate is configured (${code}); set clientCertFile and clientKeyFile`
+    )
+  }
+  if ((code !== undefined && clientCertRefused.has(code)) || chain.some((e) => e instanceof ClosedAfterHandshake)) {
+    return tlsCause(
+      `client certificate refused: the REST API of ${where} refused the client certificate of clientCertFile ` +
+        `(${code ?? "it closed the connection right after the TLS handshake"}); use a certificate signed by a CA the ` +
+        `REST API trusts`
+    )
+  }
+  if (code === "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE" && !hasClientCert) {
+    return tlsCause(
+      `TLS handshake refused by the REST API of ${where} (${code}); it may require a client certificate: set ` +
+        `clientCertFile and clientKeyFile`
+    )
+  }
+  if (code?.startsWith("ERR_SSL") || code?.startsWith("ERR_TLS")) {
+    return tlsCause(`TLS handshake with ${where} failed (${code}: ${text})`)
+  }
+  if (code !== undefined && closedCodes.has(code)) {
+    return {
+      reason: "Transport",
+      kind: "connection",
+      detail: `the connection to ${where} was closed before an answer (${code})`
+    }
+  }
+  return {
+    reason: "Transport",
+    kind: "connection",
+    detail: `request to ${where} failed (${code ?? "no code"}: ${text})`
+  }
 }
 
 interface Answer {
   readonly status: number
   readonly contentType: string
   readonly body: string
+}
+
+const basicToken = (auth: NonNullable<Base["auth"]>) =>
+  `Basic ${Buffer.from(`${auth.username}:${auth.password}`, "utf8").toString("base64")}`
+
+const statusKind = (status: number): FailureCause.Kind => (status === 401 || status === 403 ? "auth" : "unhealthy")
+
+const reasonKind: Record<Exclude<Reason, "Transport" | "Tls" | "HttpStatus">, FailureCause.Kind> = {
+  NoHealthCheckUrl: "unhealthy",
+  Timeout: "timeout",
+  BadBdbList: "protocol",
+  NoMatchingBdb: "unhealthy",
+  AmbiguousBdb: "unhealthy"
 }
 
 export const make = (options: Options): Effect.Effect<LagAwareHealthCheck, InvalidOptions, HttpClient.HttpClient> =>
@@ -409,18 +568,16 @@ export const make = (options: Options): Effect.Effect<LagAwareHealthCheck, Inval
       settings.basicAuth === undefined
         ? undefined
         : { username: settings.basicAuth.username, password: reveal(settings.basicAuth.password) }
+    const passphrase = settings.clientKeyPassword === undefined ? [] : encodings(reveal(settings.clientKeyPassword))
 
     const secretsOf = (auth: Base["auth"]): ReadonlyArray<string> => {
-      const secrets: Array<string> = []
+      const secrets: Array<string> = [...passphrase]
       if (auth !== undefined && auth.password !== "") {
-        secrets.push(auth.password, encodeURIComponent(auth.password))
+        secrets.push(...encodings(auth.password))
         secrets.push(Buffer.from(`${auth.username}:${auth.password}`).toString("base64"))
       }
-      if (settings.clientKeyPassword !== undefined) secrets.push(reveal(settings.clientKeyPassword))
-      return secrets.filter((s) => s.length > 0)
+      return [...new Set(secrets)].sort((a, b) => b.length - a.length)
     }
-    const scrub = (text: string, secrets: ReadonlyArray<string>) =>
-      secrets.reduce((acc, secret) => acc.split(secret).join("<redacted>"), text)
 
     const validate = (target: Omit<HealthCheck.Target, "connection">): string | undefined => {
       if (target.healthCheckUrl === undefined) return missingUrl(target.database)
@@ -430,23 +587,41 @@ export const make = (options: Options): Effect.Effect<LagAwareHealthCheck, Inval
 
     const probe = (target: HealthCheck.Target): Effect.Effect<boolean, CheckFailed> =>
       Effect.suspend(() => {
-        const fail = (reason: Reason, detail: string, extra: { url?: string; status?: number } = {}) =>
-          new CheckFailed({ database: target.database, reason, detail, ...extra })
+        let secrets: ReadonlyArray<string> = passphrase
+        const fail = (
+          reason: Reason,
+          detail: string,
+          extra: { url?: string; status?: number; kind?: FailureCause.Kind } = {}
+        ) => {
+          const { kind, ...fields } = extra
+          const scrubbed = scrub(detail, secrets)
+          const typed =
+            kind ?? (reason === "HttpStatus" ? statusKind(extra.status ?? 0) : reasonKind[reason as "Timeout"])
+          return new CheckFailed({
+            database: target.database,
+            reason,
+            detail: scrubbed,
+            failureCause: FailureCause.make(typed ?? "connection", scrubbed),
+            ...fields
+          })
+        }
         if (target.healthCheckUrl === undefined)
           return Effect.fail(fail("NoHealthCheckUrl", missingUrl(target.database)))
         const base = resolveBase(target.healthCheckUrl, settings.restApiPort)
         if (typeof base === "string") return Effect.fail(fail("NoHealthCheckUrl", `${target.database}: ${base}`))
         const auth = configuredAuth ?? base.auth
-        const secrets = secretsOf(auth)
-        const cacheKey = `${base.url} ${target.database} ${target.hosts.join(",")}`
+        secrets = secretsOf(auth)
+        const wanted: ReadonlyArray<Wanted> =
+          target.endpoints ?? target.hosts.map((host) => ({ host, port: undefined }))
+        const cacheKey = `${base.url} ${target.database} ${wanted.map(showWanted).join(",")}`
 
         const get = (url: string): Effect.Effect<Answer, CheckFailed> => {
           let request = HttpClientRequest.get(url).pipe(
             HttpClientRequest.setHeader("accept", "application/json"),
             HttpClientRequest.setHeader("user-agent", "effect-redis-multidb/LagAwareHealthCheck")
           )
-          if (auth !== undefined)
-            request = HttpClientRequest.basicAuth(request, auth.username, Redacted.make(auth.password))
+          // UTF-8, as RFC 7617 recommends (the platform's `basicAuth` encodes Latin-1 and throws beyond it)
+          if (auth !== undefined) request = HttpClientRequest.setHeader(request, "authorization", basicToken(auth))
           return client.execute(request).pipe(
             Effect.flatMap((response) =>
               Effect.map(
@@ -460,7 +635,9 @@ export const make = (options: Options): Effect.Effect<LagAwareHealthCheck, Inval
             ),
             Effect.catchAll((error: HttpClientError.HttpClientError) => {
               const described = describeTransport(error, url, settings.clientCertFile !== undefined)
-              return Effect.fail(fail(described.reason, scrub(`GET ${url}: ${described.detail}`, secrets), { url }))
+              return Effect.fail(
+                fail(described.reason, `GET ${url}: ${described.detail}`, { url, kind: described.kind })
+              )
             }),
             Effect.timeoutFail({
               duration: callTimeout,
@@ -473,10 +650,7 @@ export const make = (options: Options): Effect.Effect<LagAwareHealthCheck, Inval
         const statusFailure = (url: string, answer: Answer) =>
           fail(
             "HttpStatus",
-            scrub(
-              `GET ${url} answered ${answer.status}${hints[answer.status] ?? ""}: ${trimBody(answer.body)}`,
-              secrets
-            ),
+            `GET ${url} answered ${answer.status}${hints[answer.status] ?? ""}: ${excerpt(answer.body, secrets)}`,
             { url, status: answer.status }
           )
 
@@ -490,11 +664,8 @@ export const make = (options: Options): Effect.Effect<LagAwareHealthCheck, Inval
           } catch {
             return yield* fail(
               "BadBdbList",
-              scrub(
-                `GET ${url} answered ${answer.status} with a body that is not JSON (content-type ` +
-                  `"${answer.contentType}"): ${trimBody(answer.body)}; is healthCheckUrl / restApiPort the REST API?`,
-                secrets
-              ),
+              `GET ${url} answered ${answer.status} with a body that is not JSON (content-type ` +
+                `"${answer.contentType}"): ${excerpt(answer.body, secrets)}; is healthCheckUrl / restApiPort the REST API?`,
               { url, status: answer.status }
             )
           }
@@ -504,29 +675,32 @@ export const make = (options: Options): Effect.Effect<LagAwareHealthCheck, Inval
             const at = issue === undefined || issue.path.length === 0 ? "" : ` at ${issue.path.join(".")}`
             return yield* fail(
               "BadBdbList",
-              scrub(
-                `GET ${url} answered JSON that is not a list of bdbs${at} (${issue?.message ?? "unexpected"}): ` +
-                  trimBody(answer.body),
-                secrets
-              ),
+              `GET ${url} answered JSON that is not a list of bdbs${at} ` +
+                `(${excerpt(issue?.message ?? "unexpected", secrets)}): ${excerpt(answer.body, secrets)}`,
               { url, status: answer.status }
             )
           }
-          const uid = matchBdb(decoded.right, target.hosts)
-          if (uid === undefined) {
+          const match = matchBdb(decoded.right, wanted)
+          if (match._tag === "None") {
             return yield* fail(
               "NoMatchingBdb",
-              scrub(
-                `no bdb listed by GET ${url} has an endpoint whose dns_name or addr is ` +
-                  `${target.hosts.map((h) => `"${h}"`).join(" or ")} (the host of the database's url); endpoints seen: ` +
-                  summarize(decoded.right),
-                secrets
-              ),
+              `no bdb listed by GET ${url} has an endpoint at ${wanted.map((w) => `"${showWanted(w)}"`).join(" or ")} ` +
+                `(dns_name or addr, and port, of the database's url); endpoints seen: ` +
+                excerpt(summarize(decoded.right), secrets),
               { url }
             )
           }
-          yield* Ref.update(uids, (map) => new Map(map).set(cacheKey, uid))
-          return uid
+          if (match._tag === "Several") {
+            return yield* fail(
+              "AmbiguousBdb",
+              `several bdbs listed by GET ${url} have an endpoint at "${match.at}": ` +
+                `${excerpt(match.uids.map((uid) => `bdb ${uid}`).join(", "), secrets)}; the check cannot tell which one ` +
+                `serves database "${target.database}" (give the database's url the host and port of one bdb's endpoint)`,
+              { url }
+            )
+          }
+          yield* Ref.update(uids, (map) => new Map(map).set(cacheKey, match.uid))
+          return match.uid
         })
 
         const availability = (uid: string) =>
@@ -571,7 +745,8 @@ export const make = (options: Options): Effect.Effect<LagAwareHealthCheck, Inval
 
 const Endpoint = Schema.Struct({
   dns_name: Schema.optional(Schema.NullOr(Schema.String)),
-  addr: Schema.optional(Schema.NullOr(Schema.Array(Schema.String)))
+  addr: Schema.optional(Schema.NullOr(Schema.Array(Schema.String))),
+  port: Schema.optional(Schema.NullOr(Schema.Number))
 })
 
 const BdbList = Schema.Array(
@@ -582,32 +757,70 @@ const BdbList = Schema.Array(
 )
 
 type Bdbs = Schema.Schema.Type<typeof BdbList>
+type BdbEndpoint = Schema.Schema.Type<typeof Endpoint>
 
-/** The uid of the bdb serving one of the hosts: a DNS-name match wins over an address match; first in list order. */
-const matchBdb = (bdbs: Bdbs, hosts: ReadonlyArray<string>): string | undefined => {
-  const wanted = new Set(hosts.map((h) => h.toLowerCase()))
-  for (const bdb of bdbs) {
-    for (const endpoint of bdb.endpoints ?? []) {
-      if (typeof endpoint.dns_name === "string" && wanted.has(endpoint.dns_name.toLowerCase())) return String(bdb.uid)
+/** An endpoint of the database: a host (DNS name or address) and its port, when known. */
+interface Wanted {
+  readonly host: string
+  readonly port: number | undefined
+}
+
+const showWanted = (wanted: Wanted) => (wanted.port === undefined ? wanted.host : `${wanted.host}:${wanted.port}`)
+
+type Match =
+  | { readonly _tag: "One"; readonly uid: string }
+  | { readonly _tag: "None" }
+  | { readonly _tag: "Several"; readonly uids: ReadonlyArray<string>; readonly at: string }
+
+const byDnsName = (endpoint: BdbEndpoint, wanted: Wanted) =>
+  typeof endpoint.dns_name === "string" && endpoint.dns_name.toLowerCase() === wanted.host.toLowerCase()
+
+const byAddr = (endpoint: BdbEndpoint, wanted: Wanted) =>
+  (endpoint.addr ?? []).some((addr) => addr.toLowerCase() === wanted.host.toLowerCase())
+
+const portKnown = (endpoint: BdbEndpoint, wanted: Wanted) =>
+  typeof endpoint.port === "number" && wanted.port !== undefined
+
+/** Tiers tried in order: DNS name and port, address and port; then, when a port is unknown, the host alone. */
+const tiers: ReadonlyArray<(endpoint: BdbEndpoint, wanted: Wanted) => boolean> = [
+  (e, w) => portKnown(e, w) && e.port === w.port && byDnsName(e, w),
+  (e, w) => portKnown(e, w) && e.port === w.port && byAddr(e, w),
+  (e, w) => !portKnown(e, w) && byDnsName(e, w),
+  (e, w) => !portKnown(e, w) && byAddr(e, w)
+]
+
+/**
+ * The bdb serving the database: one whose endpoint has the database's host (DNS name or address) and port. A DNS-name
+ * match wins over an address match; several bdbs matching in the same way are reported, never guessed between.
+ */
+const matchBdb = (bdbs: Bdbs, wanted: ReadonlyArray<Wanted>): Match => {
+  for (const tier of tiers) {
+    const found = new Map<string, string>()
+    for (const bdb of bdbs) {
+      for (const endpoint of bdb.endpoints ?? []) {
+        const hit = wanted.find((w) => tier(endpoint, w))
+        if (hit !== undefined && !found.has(String(bdb.uid))) found.set(String(bdb.uid), showWanted(hit))
+      }
     }
+    if (found.size === 1) return { _tag: "One", uid: [...found.keys()][0]! }
+    if (found.size > 1)
+      return { _tag: "Several", uids: [...found.keys()], at: [...new Set(found.values())].join('", "') }
   }
-  for (const bdb of bdbs) {
-    for (const endpoint of bdb.endpoints ?? []) {
-      if ((endpoint.addr ?? []).some((addr) => wanted.has(addr.toLowerCase()))) return String(bdb.uid)
-    }
-  }
-  return undefined
+  return { _tag: "None" }
 }
 
 const summarize = (bdbs: Bdbs): string => {
   if (bdbs.length === 0) return "none (the cluster lists no bdb)"
-  const text = bdbs
+  return bdbs
     .map((bdb) => {
-      const endpoints = (bdb.endpoints ?? []).map((e) => [e.dns_name, ...(e.addr ?? [])].filter(Boolean).join(" "))
+      const endpoints = (bdb.endpoints ?? []).map((e) =>
+        [e.dns_name, ...(e.addr ?? []), typeof e.port === "number" ? `port ${e.port}` : undefined]
+          .filter(Boolean)
+          .join(" ")
+      )
       return `bdb ${bdb.uid}: ${endpoints.join(", ") || "no endpoints"}`
     })
     .join("; ")
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text
 }
 
 export const makeDefault = (options: Options): Effect.Effect<LagAwareHealthCheck, InvalidOptions, Scope.Scope> =>

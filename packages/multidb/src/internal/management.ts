@@ -11,6 +11,7 @@ import type { Supervisor } from "./supervisor.js"
 export const describeDatabase = (config: DatabaseConfig.DatabaseConfig) => ({
   database: config.id,
   hosts: config.hosts,
+  endpoints: config.endpoints,
   healthCheckUrl: config.healthCheckUrl
 })
 

@@ -3,6 +3,7 @@ import { createClient, createCluster, type RedisClientOptions, type RedisCluster
 import type { DatabaseConfig } from "../DatabaseConfig.js"
 import type { ConnectOptions, RedisClient, RedisConnection, Subscriber, SubscriptionKind } from "../RedisConnection.js"
 import { CommandAbandonedError, CommandTimeoutError } from "./classify.js"
+import * as ClusterHealth from "./clusterHealth.js"
 import { readOnlyCommands } from "./commands.js"
 
 const isReadOnly = (command: string) => readOnlyCommands.has(command)
@@ -227,12 +228,10 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
     const { cluster } = yield* openCluster(clusterOptions)
     const { cluster: healthCluster, firstAttempt } = yield* openCluster(clusterOptions)
     const client = asClient(cluster, isReadOnly)
-    /** PING every master, concurrently; the cluster is healthy when all answer. */
+    /** Every master answers and reports the cluster ready (see `clusterHealth`). */
     const ping = withDeadline(client, async () => {
       await firstAttempt
-      const masters = healthCluster.masters
-      if (masters.length === 0) throw new Error("the cluster has no known master")
-      await Promise.all(masters.map(async (master) => (await healthCluster.nodeClient(master)).ping()))
+      await ClusterHealth.check(healthCluster as unknown as ClusterHealth.ClusterView)
     })
     const run = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> => withDeadline(client, f)
     const subscriber = Effect.acquireRelease(
