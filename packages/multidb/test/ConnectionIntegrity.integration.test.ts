@@ -7,8 +7,8 @@ import { layer as nodeRedisLayer } from "../src/RedisConnection.js"
 import * as HostileProxy from "./hostileProxy.js"
 import { activeId, waitFor } from "./integration.helpers.js"
 
-const commandTimeoutMillis = 500
-const connectTimeoutMillis = 1000
+const commandTimeoutMillis = 1000
+const connectTimeoutMillis = 2000
 
 const twoDatabases = (eastUrl: string, westUrl: string) =>
   MultiDbClient.fromInput({
@@ -102,7 +102,7 @@ describe("a reply that never ends", () => {
       Effect.gen(function* () {
         const eastServer = yield* RedisServer.make()
         const west = yield* RedisServer.make()
-        const proxy = yield* HostileProxy.make(eastServer.port)
+        const proxy = yield* HostileProxy.make(eastServer.port, { chunk: 128 * 1024, everyMillis: 5 })
         const eastPlain = yield* plainClient(eastServer.url)
         const westPlain = yield* plainClient(west.url)
         yield* Effect.promise(() => eastPlain.set("k", "east"))
@@ -128,18 +128,21 @@ describe("a reply that never ends", () => {
         )
         expect(yield* activeId(redis)).toBe("west")
         // Keep the hostile database under health checks for a while: each of its connections must be cut.
-        yield* Effect.sleep("3 seconds")
+        yield* Effect.sleep("5 seconds")
         stop.done = true
         const now = performance.now()
         const limit = connectTimeoutMillis + commandTimeoutMillis + 1000
         const sockets = proxy.sockets
         expect(sockets.length).toBeGreaterThan(0)
+        let checked = 0
         for (const socket of sockets) {
           if (now - socket.startedAt > limit) {
+            checked++
             expect(socket.closedAt).toBeDefined()
             expect(socket.closedAt! - socket.startedAt).toBeLessThan(limit)
           }
         }
+        expect(checked).toBeGreaterThan(0)
         const streamed = sockets.reduce((sum, s) => sum + s.sent, 0)
         const peakGrowth = memory.peak - memory.baseline
         console.log(
@@ -195,7 +198,7 @@ describe("a command that misses its deadline", () => {
           "2 seconds"
         )
         expect(yield* redis.commands.get("k")).toBe("v")
-        expect(readBack - started).toBeLessThan(commandTimeoutMillis + 1500)
+        expect(readBack - started).toBeLessThan(commandTimeoutMillis + 2000)
         expect(yield* activeId(redis)).toBe("east")
       }),
     30_000
@@ -251,12 +254,12 @@ describe("blocking commands", () => {
       const west = yield* RedisServer.make()
       const redis = yield* twoDatabases(east.url, west.url)
       const started = performance.now()
-      expect(yield* redis.commands.blPop("empty", 1.2)).toBeNull()
-      expect(performance.now() - started).toBeGreaterThan(1100)
+      expect(yield* redis.commands.blPop("empty", 1.5)).toBeNull()
+      expect(performance.now() - started).toBeGreaterThan(1400)
       const xStarted = performance.now()
-      const streams = yield* redis.commands.xRead({ key: "stream", id: "$" }, { BLOCK: 900 })
+      const streams = yield* redis.commands.xRead({ key: "stream", id: "$" }, { BLOCK: 1300 })
       expect(streams).toBeNull()
-      expect(performance.now() - xStarted).toBeGreaterThan(800)
+      expect(performance.now() - xStarted).toBeGreaterThan(1200)
       expect(yield* activeId(redis)).toBe("east")
     })
   )
@@ -365,4 +368,37 @@ describe("binary data", () => {
       expect(Option.isSome(yield* redis.activeDatabase)).toBe(true)
     })
   )
+})
+
+describe("the type of commands", () => {
+  type Has<K extends string> = K extends keyof MultiDbClient.Commands ? true : false
+  it("holds data commands only (checked by the compiler)", () => {
+    const absent: ReadonlyArray<false> = [
+      false as Has<"connect">,
+      false as Has<"disconnect">,
+      false as Has<"quit">,
+      false as Has<"close">,
+      false as Has<"destroy">,
+      false as Has<"select">,
+      false as Has<"subscribe">,
+      false as Has<"pSubscribe">,
+      false as Has<"monitor">,
+      false as Has<"multi">,
+      false as Has<"watch">,
+      false as Has<"auth">,
+      false as Has<"hello">,
+      false as Has<"reset">,
+      false as Has<"duplicate">,
+      false as Has<"sendCommand">,
+      false as Has<"then">
+    ]
+    const present: ReadonlyArray<true> = [
+      true as Has<"get">,
+      true as Has<"set">,
+      true as Has<"blPop">,
+      true as Has<"sortRo">,
+      true as Has<"xInfoStream">
+    ]
+    expect(absent.every((x) => x === false) && present.every((x) => x === true)).toBe(true)
+  })
 })
