@@ -6,7 +6,7 @@ import type { RedisClient } from "../RedisConnection.js"
 /**
  * Redis commands that never change data, as the server flags them (`COMMAND INFO`: `readonly`), with subcommands as
  * `CONTAINER|SUB`, plus commands that write nothing (PING, TIME, CLIENT INFO, …) and read-only module commands.
- * node-redis' own `IS_READ_ONLY` wins where a definition has one.
+ * node-redis' own `IS_READ_ONLY` can only turn one into a write (node-redis 5 marks BLPOP and others read-only).
  */
 export const readOnlyCommands: ReadonlySet<string> = new Set([
   "BITCOUNT",
@@ -124,6 +124,15 @@ export const readOnlyCommands: ReadonlySet<string> = new Set([
   "ZSCAN",
   "ZSCORE",
   "ZUNION",
+  "VCARD",
+  "VDIM",
+  "VEMB",
+  "VGETATTR",
+  "VINFO",
+  "VLINKS",
+  "VRANDMEMBER",
+  "VRANGE",
+  "VSIM",
   "JSON.GET",
   "JSON.MGET",
   "JSON.TYPE",
@@ -337,7 +346,7 @@ const words = (args: ReadonlyArray<string | Buffer>): CommandInfo => {
 /** What a raw command (`["GET", "k"]`) is. */
 export const describeArgs = (args: ReadonlyArray<string | Buffer>): CommandInfo => words(args)
 
-/** What a node-redis method sends: its name from its own definition, read-only from the definition or the table. */
+/** What a node-redis method sends: its name from its own definition, read-only from the table. */
 export const describeMethod = (method: string): CommandInfo => {
   const definition = loaded.definitions[method]
   if (definition === undefined) {
@@ -351,7 +360,8 @@ export const describeMethod = (method: string): CommandInfo => {
     // the words pushed before the missing arguments are enough
   }
   const info = parser.redisArgs.length > 0 ? words(parser.redisArgs) : words([method.toUpperCase()])
-  return typeof definition.IS_READ_ONLY === "boolean" ? { ...info, readOnly: definition.IS_READ_ONLY } : info
+  // node-redis' flag may only make a command a write: some versions mark writes such as BLPOP read-only.
+  return definition.IS_READ_ONLY === false ? { ...info, readOnly: false } : info
 }
 
 /** Why a raw command is refused on the shared connection, or `undefined` when it is not. */
