@@ -15,6 +15,7 @@ import {
   type Scope,
   type Stream
 } from "effect"
+import type { RedisClientType, TypeMapping } from "redis"
 import type * as DatabaseConfig from "./DatabaseConfig.js"
 import type { DatabaseInfo } from "./DatabaseInfo.js"
 import type * as HealthCheck from "./HealthCheck.js"
@@ -43,21 +44,102 @@ export interface ExecuteOptions {
   readonly command?: string
 }
 
-type AnyFunction = (...args: never) => unknown
-
 /**
- * node-redis' command methods, each returning an `Effect` of the same reply type.
+ * Members of a node-redis client that are not data commands: lifecycle, connection state (MULTI / WATCH, SELECT,
+ * SUBSCRIBE…, AUTH, HELLO, MONITOR, …), client variants. `Commands` leaves them out, and `commands` refuses them at
+ * run time with `InvalidRequest` naming the alternative.
  *
  * @since 0.1.0
  */
-export type Commands = {
-  readonly [K in keyof RedisConnection.RedisClient as RedisConnection.RedisClient[K] extends AnyFunction
-    ? K extends `${string}`
-      ? K
-      : never
-    : never]: RedisConnection.RedisClient[K] extends (...args: infer P) => Promise<infer R>
+export type NotDataCommand =
+  | "connect"
+  | "disconnect"
+  | "quit"
+  | "QUIT"
+  | "close"
+  | "destroy"
+  | "reset"
+  | "resetIfDirty"
+  | "duplicate"
+  | "createPool"
+  | "select"
+  | "SELECT"
+  | "monitor"
+  | "MONITOR"
+  | "multi"
+  | "MULTI"
+  | "Multi"
+  | "watch"
+  | "WATCH"
+  | "unwatch"
+  | "UNWATCH"
+  | "subscribe"
+  | "SUBSCRIBE"
+  | "unsubscribe"
+  | "UNSUBSCRIBE"
+  | "pSubscribe"
+  | "PSUBSCRIBE"
+  | "pUnsubscribe"
+  | "PUNSUBSCRIBE"
+  | "sSubscribe"
+  | "SSUBSCRIBE"
+  | "sUnsubscribe"
+  | "SUNSUBSCRIBE"
+  | "auth"
+  | "AUTH"
+  | "hello"
+  | "HELLO"
+  | "reAuthenticate"
+  | "clientTracking"
+  | "CLIENT_TRACKING"
+  | "clientCaching"
+  | "CLIENT_CACHING"
+  | "readonly"
+  | "READONLY"
+  | "asking"
+  | "ASKING"
+  | "sendCommand"
+  | "withTypeMapping"
+  | "withCommandOptions"
+  | "withAbortSignal"
+  | "asap"
+  | "legacy"
+
+/**
+ * node-redis' data command methods (of `Client`), each returning an `Effect` of the reply type node-redis gives it.
+ *
+ * @since 0.1.0
+ */
+export type Commands<Client = RedisConnection.RedisClient> = {
+  readonly [K in keyof Client as K extends string
+    ? K extends NotDataCommand | `_${string}`
+      ? never
+      : Client[K] extends (...args: never) => Promise<unknown>
+        ? K
+        : never
+    : never]: Client[K] extends (...args: infer P) => Promise<infer R>
     ? (...args: P) => Effect.Effect<R, CommandError>
     : never
+}
+
+/**
+ * The node-redis client type with a type mapping applied (`RESP_TYPES.BLOB_STRING` → `Buffer`, …).
+ *
+ * @since 0.1.0
+ */
+export type MappedClient<TM extends TypeMapping> =
+  RedisConnection.RedisClient extends RedisClientType<{}, {}, {}, infer RESP, {}>
+    ? RedisClientType<{}, {}, {}, RESP, TM>
+    : never
+
+/**
+ * `commands` and `sendCommand` with replies decoded through a type mapping.
+ *
+ * @since 0.1.0
+ */
+export interface MappedCommands<TM extends TypeMapping> {
+  readonly commands: Commands<MappedClient<TM>>
+  readonly sendCommand: (args: ReadonlyArray<string | Buffer>) => Effect.Effect<unknown, CommandError>
 }
 
 /**
@@ -102,15 +184,35 @@ export type BatchReplies<M extends Batch> = Awaited<ReturnType<M["execTyped"]>>
  * @since 0.1.0
  */
 export interface MultiDbClient {
-  /** Runs one node-redis call on the active database, with failure detection, retry and failover. */
+  /**
+   * Runs one node-redis call on the active database, with failure detection, retry and failover. The client handed
+   * to `f` is the command connection every fiber shares, an escape hatch for what `commands` cannot express. Do not
+   * change its state or lifecycle: no `select`, `multi` / `watch` (use `transaction`), `subscribe` (use `subscribe`),
+   * `monitor`, `auth` / `hello` / `reset`, `CLIENT REPLY`, `quit` / `disconnect` / `destroy`; do not send blocking
+   * commands through it (BLPOP, XREAD BLOCK, WAIT…: use `commands` or `sendCommand`, which run them on connections
+   * of their own). A call that misses the command timeout takes the connection down with it (a fresh one replaces
+   * it).
+   */
   readonly execute: <A>(
     f: (client: RedisConnection.RedisClient) => Promise<A>,
     options?: ExecuteOptions
   ) => Effect.Effect<A, CommandError>
-  /** The usual Redis commands: `commands.get("k")`, `commands.hSet("h", "f", "v")`. */
+  /**
+   * The data commands of node-redis: `commands.get("k")`, `commands.hSet("h", "f", "v")`. Blocking commands (BLPOP,
+   * XREAD with BLOCK, WAIT…) run on a bounded pool of connections of their own, with the block added to their
+   * deadline. Connection-state commands are not here (see `NotDataCommand`).
+   */
   readonly commands: Commands
-  /** A raw command: `sendCommand(["GET", "k"])`. */
+  /**
+   * A raw command: `sendCommand(["GET", "k"])`. Connection-state commands (MULTI, WATCH, SELECT, SUBSCRIBE, RESET,
+   * AUTH, HELLO, CLIENT REPLY, MONITOR, QUIT…) fail with `InvalidRequest`; blocking ones run as in `commands`.
+   */
   readonly sendCommand: (args: ReadonlyArray<string | Buffer>) => Effect.Effect<unknown, CommandError>
+  /**
+   * `commands` and `sendCommand` whose replies are decoded through a node-redis type mapping, typed accordingly:
+   * `withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }).commands.get("k")` gives a `Buffer`.
+   */
+  readonly withTypeMapping: <const TM extends TypeMapping>(typeMapping: TM) => MappedCommands<TM>
   /**
    * Sends a batch of commands together to the active database; replies typed as node-redis types them. On a
    * connection failure the whole batch is retried only when every command only reads, when it provably was not sent,

@@ -40,6 +40,13 @@ export interface RedisConnection {
    * Runs a call on a connection of its own, held for the whole call (WATCH / MULTI / EXEC need one), closed after.
    */
   readonly runIsolated: <A>(f: (client: RedisClient) => Promise<A>) => Effect.Effect<A, unknown>
+  /**
+   * Runs a blocking command (BLPOP, XREAD BLOCK, WAIT…) on a connection of a bounded pool kept for them, never on the
+   * shared connection. `blockMillis` is how long the command may block (`Infinity`: for ever); the deadline is that
+   * plus the command timeout. Interrupting the call closes its connection. Connectors without it fall back to
+   * `runIsolated`.
+   */
+  readonly runBlocking?: <A>(f: (client: RedisClient) => Promise<A>, blockMillis: number) => Effect.Effect<A, unknown>
   readonly health: HealthConnection
   /** Opens a dedicated pub/sub connection to the database, closed with the scope. */
   readonly subscriber: Effect.Effect<Subscriber, unknown, Scope.Scope>
@@ -80,8 +87,13 @@ export interface Subscriber {
 export interface ConnectOptions {
   readonly commandTimeout: Duration.Duration
   readonly connectTimeout: Duration.Duration
-  /** Called (from outside any fiber) when the command connection to the database is lost. */
+  /**
+   * Called (from outside any fiber) when the command connection to the database is lost, or replaced because a
+   * command on it missed its deadline.
+   */
   readonly onConnectionLost: () => void
+  /** How many connections blocking commands may use at once (default 8). */
+  readonly blockingConnections?: number
 }
 
 /**

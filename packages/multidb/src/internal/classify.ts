@@ -24,6 +24,23 @@ export class CommandAbandonedError extends Error {
   }
 }
 
+/**
+ * A command's connection was replaced because another command on it missed its deadline. `written` tells whether
+ * this command had been written to the socket (it may have run) or was still waiting to be written (it never ran).
+ */
+export class ConnectionReplacedError extends Error {
+  constructor(readonly written: boolean) {
+    super(
+      written
+        ? "the connection was replaced after a command on it missed its deadline (this command had been sent)"
+        : "the connection was replaced after a command on it missed its deadline (this command was not sent)"
+    )
+  }
+}
+
+/** A command could not be sent at all (e.g. no connection for it was free in time): it never ran. */
+export class NotSentError extends Error {}
+
 const unavailableReplies = ["LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY"]
 
 const neverSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"])
@@ -50,6 +67,10 @@ export const classify = (error: unknown): Classification => {
   if (error instanceof CommandAbandonedError)
     return { _tag: "Unavailable", mayHaveExecuted: true, reason: error.message }
   if (error instanceof CommandTimeoutError) return { _tag: "Unavailable", mayHaveExecuted: true, reason: error.message }
+  if (error instanceof NotSentError) return { _tag: "Unavailable", mayHaveExecuted: false, reason: error.message }
+  if (error instanceof ConnectionReplacedError) {
+    return { _tag: "Unavailable", mayHaveExecuted: error.written, reason: error.message }
+  }
   if (error instanceof ErrorReply) {
     const reply = error.message
     const code = reply.split(" ", 1)[0] ?? ""

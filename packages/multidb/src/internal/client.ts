@@ -61,7 +61,7 @@ export const make = (
     yield* Startup.start({ config, supervisor, strategy, healthChecks, createDatabase })
 
     const executor = Executor.make(config, supervisor, classifier)
-    const requests = Requests.make(executor.execute, executor.executeIsolated)
+    const requests = Requests.make(executor.execute, executor.executeIsolated, executor.executeBlocking)
     const management = yield* Management.make({ supervisor, healthChecks, createDatabase, publish })
     const pubsub = yield* PubSubManager.make(supervisor.active, executor.retrySchedule)
     const subscribeTo = (kind: RedisConnection.SubscriptionKind) => (names: ReadonlyArray<string>) =>

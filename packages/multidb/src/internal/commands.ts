@@ -1,8 +1,27 @@
-/** Redis commands that never change data: safe to retry wherever they may have run. */
+import { createRequire } from "node:module"
+import type { Effect } from "effect"
+import type { TypeMapping } from "redis"
+import type { RedisClient } from "../RedisConnection.js"
+
+/**
+ * Redis commands that never change data, as the server flags them (`COMMAND INFO`: `readonly`), with subcommands as
+ * `CONTAINER|SUB`, plus commands that write nothing (PING, TIME, CLIENT INFO, …) and read-only module commands.
+ * node-redis' own `IS_READ_ONLY` can only turn one into a write (node-redis 5 marks BLPOP and others read-only).
+ */
 export const readOnlyCommands: ReadonlySet<string> = new Set([
   "BITCOUNT",
   "BITFIELD_RO",
   "BITPOS",
+  "CLIENT|GETNAME",
+  "CLIENT|ID",
+  "CLIENT|INFO",
+  "COMMAND",
+  "COMMAND|COUNT",
+  "COMMAND|DOCS",
+  "COMMAND|GETKEYS",
+  "COMMAND|GETKEYSANDFLAGS",
+  "COMMAND|INFO",
+  "COMMAND|LIST",
   "DBSIZE",
   "DUMP",
   "ECHO",
@@ -21,32 +40,45 @@ export const readOnlyCommands: ReadonlySet<string> = new Set([
   "GETBIT",
   "GETRANGE",
   "HEXISTS",
+  "HEXPIRETIME",
   "HGET",
   "HGETALL",
   "HKEYS",
   "HLEN",
   "HMGET",
+  "HPEXPIRETIME",
+  "HPTTL",
   "HRANDFIELD",
   "HSCAN",
   "HSTRLEN",
-  "HVALS",
   "HTTL",
-  "HPTTL",
-  "HEXPIRETIME",
-  "HPEXPIRETIME",
+  "HVALS",
+  "INFO",
   "KEYS",
+  "LASTSAVE",
   "LCS",
   "LINDEX",
   "LLEN",
+  "LOLWUT",
   "LPOS",
   "LRANGE",
+  "MEMORY|USAGE",
   "MGET",
-  "OBJECT",
+  "OBJECT|ENCODING",
+  "OBJECT|FREQ",
+  "OBJECT|IDLETIME",
+  "OBJECT|REFCOUNT",
   "PEXPIRETIME",
   "PFCOUNT",
   "PING",
   "PTTL",
+  "PUBSUB|CHANNELS",
+  "PUBSUB|NUMPAT",
+  "PUBSUB|NUMSUB",
+  "PUBSUB|SHARDCHANNELS",
+  "PUBSUB|SHARDNUMSUB",
   "RANDOMKEY",
+  "ROLE",
   "SCAN",
   "SCARD",
   "SDIFF",
@@ -65,7 +97,9 @@ export const readOnlyCommands: ReadonlySet<string> = new Set([
   "TOUCH",
   "TTL",
   "TYPE",
-  "XINFO",
+  "XINFO|CONSUMERS",
+  "XINFO|GROUPS",
+  "XINFO|STREAM",
   "XLEN",
   "XPENDING",
   "XRANGE",
@@ -90,6 +124,15 @@ export const readOnlyCommands: ReadonlySet<string> = new Set([
   "ZSCAN",
   "ZSCORE",
   "ZUNION",
+  "VCARD",
+  "VDIM",
+  "VEMB",
+  "VGETATTR",
+  "VINFO",
+  "VLINKS",
+  "VRANDMEMBER",
+  "VRANGE",
+  "VSIM",
   "JSON.GET",
   "JSON.MGET",
   "JSON.TYPE",
@@ -115,6 +158,25 @@ export const readOnlyCommands: ReadonlySet<string> = new Set([
   "CF.COUNT"
 ])
 
+/** Commands whose first argument is a subcommand that names the real operation (`XINFO STREAM`). */
+const containers: ReadonlySet<string> = new Set([
+  "ACL",
+  "CLIENT",
+  "CLUSTER",
+  "COMMAND",
+  "CONFIG",
+  "FUNCTION",
+  "LATENCY",
+  "MEMORY",
+  "MODULE",
+  "OBJECT",
+  "PUBSUB",
+  "SCRIPT",
+  "SLOWLOG",
+  "XGROUP",
+  "XINFO"
+])
+
 /**
  * Commands that keep state on one member only (the HIMPORT family of Redis Software): after a failover their state
  * would silently be gone, so the client refuses them.
@@ -127,5 +189,344 @@ export const memberLocalCommands: ReadonlySet<string> = new Set([
   "HIMPORT.DISCARDALL"
 ])
 
-/** The Redis command name of a node-redis method name (`hGetAll` → `HGETALL`). */
-export const commandName = (method: string): string => method.toUpperCase()
+const useTransaction = "use MultiDbClient.transaction (with `watch` for WATCH)"
+const useSubscribe = "use MultiDbClient.subscribe / pSubscribe / sSubscribe"
+
+/**
+ * Commands that change the state of the connection they run on. On the connection every fiber shares they would
+ * change what every other fiber's commands do, so they are refused there; the value says what to use instead.
+ */
+export const connectionStateCommands: ReadonlyMap<string, string> = new Map([
+  ["MULTI", useTransaction],
+  ["EXEC", useTransaction],
+  ["DISCARD", useTransaction],
+  ["WATCH", useTransaction],
+  ["UNWATCH", useTransaction],
+  ["SUBSCRIBE", useSubscribe],
+  ["UNSUBSCRIBE", useSubscribe],
+  ["PSUBSCRIBE", useSubscribe],
+  ["PUNSUBSCRIBE", useSubscribe],
+  ["SSUBSCRIBE", useSubscribe],
+  ["SUNSUBSCRIBE", useSubscribe],
+  ["SELECT", "put the database number in the database's url (redis://host:port/2) or clientOptions.database"],
+  ["RESET", "the client manages its connections; nothing needs resetting"],
+  ["AUTH", "put the credentials in the database's url or clientOptions"],
+  ["HELLO", "set the protocol and credentials in the database's clientOptions"],
+  ["CLIENT|REPLY", "replies cannot be switched off on a shared connection"],
+  ["CLIENT|TRACKING", "use clientOptions.clientSideCache"],
+  ["CLIENT|CACHING", "use clientOptions.clientSideCache"],
+  ["MONITOR", "run MONITOR with a client of your own"],
+  ["QUIT", "close the MultiDbClient's scope to close its connections"],
+  ["READONLY", "use the cluster options of the database (useReplicas)"],
+  ["READWRITE", "use the cluster options of the database (useReplicas)"],
+  ["ASKING", "the cluster client follows redirections itself"],
+  ["SYNC", "replication commands are not for application clients"],
+  ["PSYNC", "replication commands are not for application clients"],
+  ["REPLCONF", "replication commands are not for application clients"]
+])
+
+/**
+ * Members of a node-redis client that are not data commands: lifecycle, connection state, event emitter, client
+ * variants. `commands` does not have them (neither in its type nor at run time); the value says what to use instead.
+ */
+export const nonDataMembers: ReadonlyMap<string, string> = new Map([
+  ["connect", "the client connects by itself"],
+  ["disconnect", "close the MultiDbClient's scope to close its connections"],
+  ["quit", "close the MultiDbClient's scope to close its connections"],
+  ["QUIT", "close the MultiDbClient's scope to close its connections"],
+  ["close", "close the MultiDbClient's scope to close its connections"],
+  ["destroy", "close the MultiDbClient's scope to close its connections"],
+  ["reset", "the client manages its connections; nothing needs resetting"],
+  ["resetIfDirty", "the client manages its connections; nothing needs resetting"],
+  ["duplicate", "create a client of your own for a separate connection"],
+  ["createPool", "create a client of your own for a separate connection"],
+  ["select", connectionStateCommands.get("SELECT")!],
+  ["SELECT", connectionStateCommands.get("SELECT")!],
+  ["monitor", connectionStateCommands.get("MONITOR")!],
+  ["MONITOR", connectionStateCommands.get("MONITOR")!],
+  ["multi", useTransaction],
+  ["MULTI", useTransaction],
+  ["Multi", useTransaction],
+  ["watch", useTransaction],
+  ["WATCH", useTransaction],
+  ["unwatch", useTransaction],
+  ["UNWATCH", useTransaction],
+  ["subscribe", useSubscribe],
+  ["SUBSCRIBE", useSubscribe],
+  ["unsubscribe", useSubscribe],
+  ["UNSUBSCRIBE", useSubscribe],
+  ["pSubscribe", useSubscribe],
+  ["PSUBSCRIBE", useSubscribe],
+  ["pUnsubscribe", useSubscribe],
+  ["PUNSUBSCRIBE", useSubscribe],
+  ["sSubscribe", useSubscribe],
+  ["SSUBSCRIBE", useSubscribe],
+  ["sUnsubscribe", useSubscribe],
+  ["SUNSUBSCRIBE", useSubscribe],
+  ["auth", connectionStateCommands.get("AUTH")!],
+  ["AUTH", connectionStateCommands.get("AUTH")!],
+  ["hello", connectionStateCommands.get("HELLO")!],
+  ["HELLO", connectionStateCommands.get("HELLO")!],
+  ["reAuthenticate", connectionStateCommands.get("AUTH")!],
+  ["clientTracking", connectionStateCommands.get("CLIENT|TRACKING")!],
+  ["CLIENT_TRACKING", connectionStateCommands.get("CLIENT|TRACKING")!],
+  ["clientCaching", connectionStateCommands.get("CLIENT|CACHING")!],
+  ["CLIENT_CACHING", connectionStateCommands.get("CLIENT|CACHING")!],
+  ["readonly", connectionStateCommands.get("READONLY")!],
+  ["READONLY", connectionStateCommands.get("READONLY")!],
+  ["asking", connectionStateCommands.get("ASKING")!],
+  ["ASKING", connectionStateCommands.get("ASKING")!],
+  ["sendCommand", "use MultiDbClient.sendCommand"],
+  ["withTypeMapping", "use MultiDbClient.withTypeMapping"],
+  ["withCommandOptions", "use MultiDbClient.withTypeMapping or execute"],
+  ["withAbortSignal", "interrupt the fiber instead"],
+  ["asap", "use execute"],
+  ["legacy", "use execute"]
+])
+
+/**
+ * node-redis' command definitions (`@redis/client/dist/lib/commands`): each parses its arguments into the words it
+ * sends, and some say whether they only read. Loaded next to the `redis` package in use; if that fails, names fall
+ * back to the method name upper-cased.
+ */
+interface Definition {
+  readonly parseCommand: (parser: unknown, ...args: ReadonlyArray<unknown>) => void
+  readonly IS_READ_ONLY?: boolean
+}
+
+interface Parser {
+  readonly redisArgs: ReadonlyArray<string | Buffer>
+}
+
+const loaded = ((): {
+  readonly definitions: Readonly<Record<string, Definition>>
+  readonly parser: () => Parser
+} => {
+  try {
+    const here = createRequire(import.meta.url)
+    const fromRedis = createRequire(here.resolve("redis"))
+    const definitions = fromRedis("@redis/client/dist/lib/commands/index.js").default as Record<string, Definition>
+    const Basic = fromRedis("@redis/client/dist/lib/client/parser.js").BasicCommandParser as new () => Parser
+    return { definitions, parser: () => new Basic() }
+  } catch {
+    return { definitions: {}, parser: () => ({ redisArgs: [] }) }
+  }
+})()
+
+/** The words a node-redis command method sends for these arguments (`undefined` if it cannot parse them). */
+export const redisArgs = (method: string, args: ReadonlyArray<unknown>): ReadonlyArray<string | Buffer> | undefined => {
+  const definition = loaded.definitions[method]
+  if (definition === undefined) return undefined
+  const parser = loaded.parser()
+  try {
+    definition.parseCommand(parser, ...args)
+  } catch {
+    return undefined
+  }
+  return parser.redisArgs
+}
+
+/** The node-redis method names that are data commands. */
+export const dataMethods = (): ReadonlyArray<string> =>
+  Object.keys(loaded.definitions).filter((method) => !nonDataMembers.has(method))
+
+/** What a command is: the name it is known by (`XINFO STREAM`), its table key (`XINFO|STREAM`), whether it reads. */
+export interface CommandInfo {
+  readonly name: string
+  readonly key: string
+  readonly readOnly: boolean
+}
+
+const words = (args: ReadonlyArray<string | Buffer>): CommandInfo => {
+  const first = String(args[0] ?? "").toUpperCase()
+  const key = containers.has(first) && args.length > 1 ? `${first}|${String(args[1]).toUpperCase()}` : first
+  return { name: key.replace("|", " "), key, readOnly: readOnlyCommands.has(key) }
+}
+
+/** What a raw command (`["GET", "k"]`) is. */
+export const describeArgs = (args: ReadonlyArray<string | Buffer>): CommandInfo => words(args)
+
+/** What a node-redis method sends: its name from its own definition, read-only from the table. */
+export const describeMethod = (method: string): CommandInfo => {
+  const definition = loaded.definitions[method]
+  if (definition === undefined) {
+    const name = method.toUpperCase()
+    return { name, key: name, readOnly: readOnlyCommands.has(name) }
+  }
+  const parser = loaded.parser()
+  try {
+    definition.parseCommand(parser)
+  } catch {
+    // the words pushed before the missing arguments are enough
+  }
+  const info = parser.redisArgs.length > 0 ? words(parser.redisArgs) : words([method.toUpperCase()])
+  // node-redis' flag may only make a command a write: some versions mark writes such as BLPOP read-only.
+  return definition.IS_READ_ONLY === false ? { ...info, readOnly: false } : info
+}
+
+/** Why a raw command is refused on the shared connection, or `undefined` when it is not. */
+export const refusal = (info: CommandInfo): string | undefined => {
+  const alternative = connectionStateCommands.get(info.key) ?? connectionStateCommands.get(info.name)
+  return alternative === undefined
+    ? undefined
+    : `${info.name} changes the state of the connection every fiber shares, so it is refused: ${alternative}`
+}
+
+const seconds = (value: string | Buffer | undefined) => Number(String(value)) * 1000
+const millis = (value: string | Buffer | undefined) => Number(String(value))
+
+/** Where each blocking command carries its timeout, in milliseconds (`undefined`: this call does not block). */
+const blockingTimeouts: ReadonlyMap<string, (args: ReadonlyArray<string | Buffer>) => number | undefined> = new Map<
+  string,
+  (args: ReadonlyArray<string | Buffer>) => number | undefined
+>([
+  ["BLPOP", (args) => seconds(args[args.length - 1])],
+  ["BRPOP", (args) => seconds(args[args.length - 1])],
+  ["BZPOPMIN", (args) => seconds(args[args.length - 1])],
+  ["BZPOPMAX", (args) => seconds(args[args.length - 1])],
+  ["BRPOPLPUSH", (args) => seconds(args[args.length - 1])],
+  ["BLMOVE", (args) => seconds(args[5])],
+  ["BLMOVEM", (args) => seconds(args[5])],
+  ["BLMPOP", (args) => seconds(args[1])],
+  ["BZMPOP", (args) => seconds(args[1])],
+  ["WAIT", (args) => millis(args[args.length - 1])],
+  ["WAITAOF", (args) => millis(args[args.length - 1])],
+  ["XREAD", (args) => streamBlock(args)],
+  ["XREADGROUP", (args) => streamBlock(args)]
+])
+
+const streamBlock = (args: ReadonlyArray<string | Buffer>): number | undefined => {
+  for (let i = 1; i < args.length - 1; i++) {
+    const word = String(args[i]).toUpperCase()
+    if (word === "STREAMS") return undefined
+    if (word === "BLOCK") return millis(args[i + 1])
+  }
+  return undefined
+}
+
+/** Whether a command may block, judging by its name only. */
+export const mayBlock = (info: CommandInfo): boolean => blockingTimeouts.has(info.key)
+
+/**
+ * How long a raw command blocks the server: `undefined` when it does not block, `Infinity` for a timeout of 0
+ * (forever), otherwise milliseconds (an unreadable timeout counts as 0: the server answers with an error at once).
+ */
+export const blockMillis = (args: ReadonlyArray<string | Buffer>): number | undefined => {
+  const timeoutOf = blockingTimeouts.get(words(args).key)
+  if (timeoutOf === undefined) return undefined
+  const timeout = timeoutOf(args)
+  if (timeout === undefined) return undefined
+  if (!Number.isFinite(timeout) || timeout < 0) return 0
+  return timeout === 0 ? Number.POSITIVE_INFINITY : timeout
+}
+
+const infoCache = new Map<string, CommandInfo>()
+
+/** `describeMethod`, computed once per method name. */
+export const methodInfo = (method: string): CommandInfo => {
+  let info = infoCache.get(method)
+  if (info === undefined) {
+    info = describeMethod(method)
+    infoCache.set(method, info)
+  }
+  return info
+}
+
+/** The Redis command name of a node-redis method name (`hGetAll` → `HGETALL`, `sortRo` → `SORT_RO`). */
+export const commandName = (method: string): string => methodInfo(method).name
+
+/** Whether a command name (`GET`, `XINFO STREAM`) only reads. */
+export const isReadOnlyName = (name: string): boolean => readOnlyCommands.has(name.replace(" ", "|"))
+
+/** What the engine provides to run the commands of `commands` and `sendCommand`. */
+export interface CommandRunner<E> {
+  /** Runs a call on the shared connection, or (`block` set: milliseconds, `Infinity` for ever) on a blocking one. */
+  readonly run: (
+    f: (client: RedisClient) => Promise<unknown>,
+    options: { readonly command: string; readonly readOnly: boolean },
+    block: number | undefined
+  ) => Effect.Effect<unknown, E>
+  /** Fails with `InvalidRequest` for this reason. */
+  readonly refuse: (reason: string) => Effect.Effect<never, E>
+}
+
+type Method = (...args: ReadonlyArray<unknown>) => Promise<unknown>
+
+const notServed: ReadonlySet<string> = new Set(["then", "catch", "finally", "constructor", "toJSON", "inspect"])
+
+const memberLocalReason = (command: string) =>
+  `${command} keeps state on one member of the database only and would silently vanish after a failover; it is not supported by MultiDbClient`
+
+/**
+ * The `commands` object: each data command of node-redis as a function returning an `Effect`. Members that are not
+ * data commands fail with `InvalidRequest`; anything else (including `then`) is absent, so it is not a thenable.
+ */
+export const makeCommands = <E>(runner: CommandRunner<E>, typeMapping?: TypeMapping): object => {
+  const cache = new Map<string, (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, E>>()
+  const loadedAny = Object.keys(loaded.definitions).length > 0
+  const build = (property: string): ((...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, E>) | undefined => {
+    const nonData = nonDataMembers.get(property)
+    if (nonData !== undefined) {
+      const reason = `${property} is not a data command and is not part of MultiDbClient.commands: ${nonData}`
+      return () => runner.refuse(reason)
+    }
+    if (loadedAny ? !Object.hasOwn(loaded.definitions, property) : notServed.has(property)) return undefined
+    const info = methodInfo(property)
+    const refused = refusal(info)
+    if (refused !== undefined) return () => runner.refuse(refused)
+    if (memberLocalCommands.has(info.name) || memberLocalCommands.has(info.name.replace(" ", "."))) {
+      const reason = memberLocalReason(info.name)
+      return () => runner.refuse(reason)
+    }
+    const options = { command: info.name, readOnly: info.readOnly }
+    const call =
+      (args: ReadonlyArray<unknown>) =>
+      (client: RedisClient): Promise<unknown> => {
+        const target = typeMapping === undefined ? client : client.withTypeMapping(typeMapping)
+        return (target as unknown as Record<string, Method>)[property]!(...args)
+      }
+    if (mayBlock(info)) {
+      return (...args) => {
+        const raw = redisArgs(property, args)
+        return runner.run(call(args), options, raw === undefined ? undefined : blockMillis(raw))
+      }
+    }
+    return (...args) => runner.run(call(args), options, undefined)
+  }
+  return new Proxy(
+    {},
+    {
+      get: (_, property) => {
+        if (typeof property !== "string") return undefined
+        let fn = cache.get(property)
+        if (fn === undefined) {
+          fn = build(property)
+          if (fn === undefined) return undefined
+          cache.set(property, fn)
+        }
+        return fn
+      },
+      has: (_, property) => typeof property === "string" && Object.hasOwn(loaded.definitions, property)
+    }
+  )
+}
+
+/** `sendCommand`: refuses connection-state and member-local commands, sends blocking ones on a blocking connection. */
+export const makeSendCommand =
+  <E>(runner: CommandRunner<E>, typeMapping?: TypeMapping) =>
+  (args: ReadonlyArray<string | Buffer>): Effect.Effect<unknown, E> => {
+    if (args.length === 0) return runner.refuse("sendCommand needs a command name")
+    const info = describeArgs(args)
+    const refused = refusal(info)
+    if (refused !== undefined) return runner.refuse(refused)
+    const first = String(args[0]).toUpperCase()
+    if (memberLocalCommands.has(first)) return runner.refuse(memberLocalReason(first))
+    const copy = [...args]
+    return runner.run(
+      typeMapping === undefined
+        ? (client) => client.sendCommand(copy)
+        : (client) => client.sendCommand(copy, { typeMapping }),
+      { command: info.name, readOnly: info.readOnly },
+      blockingTimeouts.has(info.key) ? blockMillis(args) : undefined
+    )
+  }

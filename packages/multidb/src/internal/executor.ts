@@ -24,9 +24,31 @@ export interface Executor {
     f: (client: RedisClient) => Promise<A>,
     options?: ExecuteOptions
   ) => Effect.Effect<A, CommandError>
+  /**
+   * Like `execute`, for a blocking command (BLPOP, XREAD BLOCK, WAIT…) on a connection kept for them: `block` is how
+   * long it blocks (milliseconds; `Infinity` for ever).
+   */
+  readonly executeBlocking: <A>(
+    f: (client: RedisClient) => Promise<A>,
+    options: ExecuteOptions,
+    block: number
+  ) => Effect.Effect<A, CommandError>
   /** The retry Schedule of one command (also used to move subscriptions). */
   readonly retrySchedule: Schedule.Schedule<unknown, unknown>
 }
+
+/**
+ * Where a call runs: `undefined` on the shared command connection, `"isolated"` on a connection of its own, a number
+ * on a blocking connection (how long the command blocks, in milliseconds; `Infinity` for ever).
+ */
+type Lane = undefined | "isolated" | number
+
+const runOnLane = <A>(connection: Database["connection"], f: (client: RedisClient) => Promise<A>, lane: Lane) =>
+  lane === undefined
+    ? connection.run(f)
+    : lane === "isolated" || connection.runBlocking === undefined
+      ? connection.runIsolated(f)
+      : connection.runBlocking(f, lane)
 
 /** Whether a call ran out its deadline: evidence that its database may hang. */
 const isDeadlineMiss = (error: unknown) =>
@@ -85,41 +107,41 @@ export const make = (
   const waitAndRun = <A>(
     f: (client: RedisClient) => Promise<A>,
     command: string,
-    isolated: boolean
+    lane: Lane
   ): Effect.Effect<A, CommandError> =>
     Effect.flatMap(supervisor.awaitAvailable(config.availabilityTimeout), (available) => {
       const database = available ? supervisor.current() : undefined
-      return database === undefined ? supervisor.unavailableError : runOn(database, f, command, isolated)
+      return database === undefined ? supervisor.unavailableError : runOn(database, f, command, lane)
     })
 
   const runOn = <A>(
     database: Database,
     f: (client: RedisClient) => Promise<A>,
     command: string,
-    isolated: boolean
+    lane: Lane
   ): Effect.Effect<A, CommandError> =>
-    Effect.matchEffect(isolated ? database.connection.runIsolated(f) : database.connection.run(f), {
+    Effect.matchEffect(runOnLane(database.connection, f, lane), {
       onSuccess: (value) => Effect.as(database.recordSuccess, value),
       onFailure: (error) => onError(database, error, command)
     })
 
   // Hot path: one suspend per attempt; the waiting path is only built when no database is active.
-  const attempt = <A>(f: (client: RedisClient) => Promise<A>, command: string, isolated: boolean) =>
+  const attempt = <A>(f: (client: RedisClient) => Promise<A>, command: string, lane: Lane) =>
     Effect.suspend((): Effect.Effect<A, CommandError> => {
       const database = supervisor.current()
-      return database === undefined ? waitAndRun(f, command, isolated) : runOn(database, f, command, isolated)
+      return database === undefined ? waitAndRun(f, command, lane) : runOn(database, f, command, lane)
     })
 
   const run = <A>(
     f: (client: RedisClient) => Promise<A>,
     options: ExecuteOptions | undefined,
-    isolated: boolean
+    lane: Lane
   ): Effect.Effect<A, CommandError> => {
     const command = options?.command ?? "EXECUTE"
     const retryAnything = config.retryWrites || options?.readOnly === true
     const retryable = (error: CommandError): error is RedisConnectionError =>
       error._tag === "RedisConnectionError" && (retryAnything || !error.mayHaveExecuted)
-    const once = attempt(f, command, isolated)
+    const once = attempt(f, command, lane)
     // The schedule is only set up after a first retryable failure: the healthy path pays nothing for retries.
     return Effect.catchIf(once, retryable, (error) =>
       Effect.flatMap(Schedule.driver(retrySchedule), (driver) => {
@@ -141,8 +163,9 @@ export const make = (
   }
 
   return {
-    execute: (f, options) => run(f, options, false),
-    executeIsolated: (f, options) => run(f, options, true),
+    execute: (f, options) => run(f, options, undefined),
+    executeIsolated: (f, options) => run(f, options, "isolated"),
+    executeBlocking: (f, options, block) => run(f, options, block),
     retrySchedule
   }
 }

@@ -1,8 +1,8 @@
-import { Duration, Effect, Schedule } from "effect"
+import { Cause, Duration, Effect, Exit, Option, Pool, Schedule, type Scope } from "effect"
 import { createClient, createCluster, type RedisClientOptions, type RedisClusterOptions } from "redis"
 import type { DatabaseConfig } from "../DatabaseConfig.js"
 import type { ConnectOptions, RedisClient, RedisConnection, Subscriber, SubscriptionKind } from "../RedisConnection.js"
-import { CommandAbandonedError, CommandTimeoutError } from "./classify.js"
+import { CommandAbandonedError, CommandTimeoutError, ConnectionReplacedError, NotSentError } from "./classify.js"
 import * as ClusterHealth from "./clusterHealth.js"
 import { readOnlyCommands } from "./commands.js"
 
@@ -52,47 +52,125 @@ const subscriberOf = (
 /** Closes a client at once; one that is already closed is fine. */
 const destroyQuietly = (connection: { readonly destroy: () => void }) =>
   Effect.sync(() => {
-    try {
-      connection.destroy()
-    } catch {
-      // already closed
-    }
+    destroyNow(connection)
   })
 
-interface Opened {
+const destroyNow = (connection: { readonly destroy: () => void }) => {
+  try {
+    connection.destroy()
+  } catch {
+    // already closed
+  }
+}
+
+/**
+ * One connection (a node-redis client, or a cluster client seen as one) that calls run on. When a call misses its
+ * deadline, `overdue` replaces the connection: the client is destroyed (which also drops whatever reply it was still
+ * reading) and a fresh one takes its place for the next calls.
+ */
+interface Target {
   readonly client: RedisClient
   /** Settles when the first connection attempt ends: ready, or its first error. */
   readonly firstAttempt: Promise<void>
+  /** Set once the connection was replaced: its calls' `DisconnectsClientError`s mean "replaced". */
+  replaced: boolean
+  /** Whether calls rejected by the replacement can be told apart: written ones get `ConnectionReplacedError(true)`. */
+  precise: boolean
+  /** Called by the sweeper when a call on this target missed its deadline. */
+  readonly overdue: () => void
+  /** Since when (clock millis) the sweeper has seen this connection not ready. */
+  notReadySince?: number | undefined
 }
 
-const open = (options: RedisClientOptions, onLost: (() => void) | undefined) =>
+interface Queue {
+  readonly flushWaitingForReply?: (error: Error) => void
+}
+
+/**
+ * Destroys a replaced client. Commands already written get `ConnectionReplacedError(true)` first (through node-redis'
+ * queue, when that version exposes it), so the `DisconnectsClientError`s that `destroy` gives the rest mean "never
+ * written".
+ */
+const destroyReplaced = (target: Target) => {
+  target.replaced = true
+  try {
+    const queue = (target.client as unknown as { _getQueue?: () => Queue })._getQueue?.()
+    if (typeof queue?.flushWaitingForReply === "function") {
+      queue.flushWaitingForReply(new ConnectionReplacedError(true))
+      target.precise = true
+    }
+  } catch {
+    target.precise = false
+  }
+  destroyNow(target.client)
+}
+
+const isDisconnect = (error: unknown) =>
+  typeof error === "object" && error !== null && error.constructor?.name === "DisconnectsClientError"
+
+interface Slot {
+  current: Target
+  closed: boolean
+}
+
+/**
+ * A replaceable connection: `current()` is the client calls use now. `open` builds a fresh client (connecting in the
+ * background); `onReplaced` is told each time a connection is replaced.
+ */
+const replaceable = (open: () => Opened, onReplaced: (() => void) | undefined) =>
   Effect.acquireRelease(
-    Effect.sync((): Opened => {
-      const client = createClient(options) as unknown as RedisClient
-      let ready = false
-      let settle: () => void = () => {}
-      const firstAttempt = new Promise<void>((resolve) => {
-        settle = resolve
-      })
-      client.on("error", () => {
-        settle()
-        if (ready) {
-          ready = false
-          onLost?.()
+    Effect.sync(() => {
+      const slot: Slot = { current: undefined as unknown as Target, closed: false }
+      const make = (): Target => {
+        const target: Target = {
+          ...open(),
+          replaced: false,
+          precise: false,
+          overdue: () => {
+            if (slot.closed || slot.current !== target || target.replaced) return
+            destroyReplaced(target)
+            slot.current = make()
+            onReplaced?.()
+          }
         }
-      })
-      client.on("end", () => {
-        ready = false
-      })
-      client.on("ready", () => {
-        ready = true
-        settle()
-      })
-      client.connect().catch(() => {})
-      return { client, firstAttempt }
+        return target
+      }
+      slot.current = make()
+      return slot
     }),
-    ({ client }) => destroyQuietly(client)
+    (slot) =>
+      Effect.sync(() => {
+        slot.closed = true
+        destroyNow(slot.current.client)
+      })
   )
+
+type Opened = Omit<Target, "overdue" | "replaced" | "precise">
+
+const openClient = (options: RedisClientOptions, onLost: (() => void) | undefined) => (): Opened => {
+  const client = createClient(options) as unknown as RedisClient
+  let ready = false
+  let settle: () => void = () => {}
+  const firstAttempt = new Promise<void>((resolve) => {
+    settle = resolve
+  })
+  client.on("error", () => {
+    settle()
+    if (ready) {
+      ready = false
+      onLost?.()
+    }
+  })
+  client.on("end", () => {
+    ready = false
+  })
+  client.on("ready", () => {
+    ready = true
+    settle()
+  })
+  client.connect().catch(() => {})
+  return { client, firstAttempt }
+}
 
 interface Pending {
   readonly deadline: number
@@ -101,12 +179,22 @@ interface Pending {
   readonly abandon: () => void
 }
 
+/** Where a call finds its connection: a replaceable `Slot`, or a `fixed` one. */
+interface Source {
+  readonly current: Target
+}
+
+/** A fixed connection for calls whose connection is not replaced on a deadline (pub/sub, isolated). */
+const fixed = (client: RedisClient): Source => ({
+  current: { client, firstAttempt: Promise.resolve(), replaced: false, precise: false, overdue: () => {} }
+})
+
 /**
  * node-redis' own command timeout only covers the wait to be written, not the wait for the reply, so a frozen server
  * would hold a command forever. Calls are tracked with a deadline, and one sweeper fiber per database fails the
- * overdue ones: per call the cost is a set insertion, not a timer.
+ * overdue ones and replaces their connection: per call the cost is a set insertion, not a timer.
  */
-const deadlines = (timeout: Duration.Duration, database = "") =>
+const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyArray<Slot> = [], notReadyLimit = 0) =>
   Effect.gen(function* () {
     const timeoutMillis = Duration.toMillis(timeout)
     const pending = new Set<Pending>()
@@ -115,6 +203,18 @@ const deadlines = (timeout: Duration.Duration, database = "") =>
     yield* Effect.forkScoped(
       Effect.clockWith((clock) =>
         Effect.sync(() => {
+          // A connection that stays unready (e.g. its handshake reply never ends) is replaced too: nothing else
+          // would ever cut it off, since commands fail at once while it is not ready.
+          for (const slot of watched) {
+            const target = slot.current
+            if (target.client.isReady) {
+              target.notReadySince = undefined
+            } else if (target.notReadySince === undefined) {
+              target.notReadySince = clock.unsafeCurrentTimeMillis()
+            } else if (clock.unsafeCurrentTimeMillis() - target.notReadySince > notReadyLimit) {
+              target.overdue()
+            }
+          }
           if (pending.size === 0) return
           const now = clock.unsafeCurrentTimeMillis()
           for (const entry of pending) {
@@ -136,18 +236,23 @@ const deadlines = (timeout: Duration.Duration, database = "") =>
         entry.abandon()
       }
     })
-    const call = <A>(client: RedisClient, f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
+    /** Runs `f` on the connection that is current when the effect runs (a retry gets the replacement). */
+    const call = <A>(source: Source, f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
       Effect.async<A, unknown>((resume) => {
+        const target = source.current
         const entry: Pending = {
           deadline: clock.unsafeCurrentTimeMillis() + timeoutMillis,
           settled: false,
-          timeout: () => resume(Effect.fail(new CommandTimeoutError(timeoutMillis))),
+          timeout: () => {
+            resume(Effect.fail(new CommandTimeoutError(timeoutMillis)))
+            target.overdue()
+          },
           abandon: () => resume(Effect.fail(new CommandAbandonedError(database)))
         }
         pending.add(entry)
         let promise: Promise<A>
         try {
-          promise = f(client)
+          promise = f(target.client)
         } catch (error) {
           promise = Promise.reject(error)
         }
@@ -162,13 +267,82 @@ const deadlines = (timeout: Duration.Duration, database = "") =>
             if (entry.settled) return
             entry.settled = true
             pending.delete(entry)
-            resume(Effect.fail(error))
+            resume(
+              Effect.fail(target.replaced && isDisconnect(error) ? new ConnectionReplacedError(!target.precise) : error)
+            )
           }
         )
         // No canceler: returning one makes every call pay for an interruption handler. An interrupted call's entry
         // is dropped by the sweeper at its deadline, so memory stays bounded by rate × timeout.
       })
     return Object.assign(call, { abandon })
+  })
+
+const isErrorReply = (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isFailure(exit) &&
+  Option.match(Cause.failureOption(exit.cause), {
+    onNone: () => false,
+    onSome: (error) =>
+      typeof error === "object" &&
+      error !== null &&
+      (error as { constructor?: { name?: string } }).constructor?.name === "ErrorReply"
+  })
+
+/**
+ * Blocking commands run on a bounded pool of connections of their own. The deadline is the block plus the command
+ * timeout (none for a block of 0); interrupting the call, or missing the deadline, destroys its connection (the
+ * server would otherwise keep the command blocked, and hand it an element nobody reads). A connection that failed in
+ * any other way than an error reply is not reused.
+ */
+const blockingPool = (
+  openIsolated: Effect.Effect<RedisClient, unknown, Scope.Scope>,
+  size: number,
+  options: ConnectOptions
+) =>
+  Effect.gen(function* () {
+    const pool = yield* Pool.makeWithTTL({ acquire: openIsolated, min: 0, max: size, timeToLive: "30 seconds" })
+    const timeoutMillis = Duration.toMillis(options.commandTimeout)
+    const waitMillis = Duration.toMillis(options.connectTimeout) + timeoutMillis
+    /** A connection of the pool: opened (bounded by the connect timeout) or freed by another call within this. */
+    const acquire = Effect.timeoutFail(Pool.get(pool), {
+      duration: Duration.millis(waitMillis),
+      onTimeout: () => new NotSentError(`no connection for blocking commands was free within ${waitMillis} ms`)
+    })
+    return <A>(f: (client: RedisClient) => Promise<A>, blockMillis: number): Effect.Effect<A, unknown> =>
+      Effect.scoped(
+        Effect.flatMap(acquire, (client) => {
+          const call = Effect.async<A, unknown>((resume) => {
+            let promise: Promise<A>
+            try {
+              promise = f(client)
+            } catch (error) {
+              promise = Promise.reject(error)
+            }
+            promise.then(
+              (value) => resume(Effect.succeed(value)),
+              (error) => resume(Effect.fail(error))
+            )
+            return Effect.sync(() => destroyNow(client))
+          })
+          const total = blockMillis + timeoutMillis
+          const bounded = Number.isFinite(blockMillis)
+            ? Effect.timeoutFail(call, {
+                duration: Duration.millis(total),
+                onTimeout: () => {
+                  options.onConnectionLost()
+                  return new CommandTimeoutError(total)
+                }
+              })
+            : call
+          return bounded.pipe(
+            Effect.onExit((exit) =>
+              Exit.isSuccess(exit) || isErrorReply(exit)
+                ? Effect.void
+                : Effect.zipRight(destroyQuietly(client), Pool.invalidate(pool, client))
+            )
+          )
+        })
+      )
   })
 
 export const connect = (config: DatabaseConfig, options: ConnectOptions) =>
@@ -192,24 +366,19 @@ const asClient = (cluster: Cluster, readOnly: (command: string) => boolean): Red
     }
   }) as unknown as RedisClient
 
-const openCluster = (options: RedisClusterOptions) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const cluster: Cluster = newCluster(options)
-      cluster.on("error", () => {})
-      let settle: () => void = () => {}
-      const firstAttempt = new Promise<void>((resolve) => {
-        settle = resolve
-      })
-      cluster.connect().then(settle, settle)
-      return { cluster, firstAttempt }
-    }),
-    ({ cluster }) => destroyQuietly(cluster)
-  )
+const openCluster = (options: RedisClusterOptions) => (): Opened & { readonly cluster: Cluster } => {
+  const cluster: Cluster = newCluster(options)
+  cluster.on("error", () => {})
+  let settle: () => void = () => {}
+  const firstAttempt = new Promise<void>((resolve) => {
+    settle = resolve
+  })
+  cluster.connect().then(settle, settle)
+  return { cluster, client: asClient(cluster, isReadOnly), firstAttempt }
+}
 
 const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
   Effect.gen(function* () {
-    const withDeadline = yield* deadlines(options.commandTimeout, config.id)
     const base = (config.cluster?.options ?? {}) as Partial<RedisClusterOptions>
     const defaults = (base.defaults ?? {}) as Record<string, unknown>
     const clusterOptions = {
@@ -225,19 +394,26 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
         }
       }
     } as RedisClusterOptions
-    const { cluster } = yield* openCluster(clusterOptions)
-    const { cluster: healthCluster, firstAttempt } = yield* openCluster(clusterOptions)
-    const client = asClient(cluster, isReadOnly)
+    const commands = yield* replaceable(openCluster(clusterOptions), options.onConnectionLost)
+    const health = yield* replaceable(openCluster(clusterOptions), undefined)
+    const notReadyLimit = Duration.toMillis(options.connectTimeout) + Duration.toMillis(options.commandTimeout)
+    const withDeadline = yield* deadlines(options.commandTimeout, config.id, [health], notReadyLimit)
+    const commandDeadline = yield* deadlines(options.commandTimeout, config.id, [commands], notReadyLimit)
+    const clusterOf = (target: Target) => (target as Target & { readonly cluster: Cluster }).cluster
     /** Every master answers and reports the cluster ready (see `clusterHealth`). */
-    const ping = withDeadline(client, async () => {
-      await firstAttempt
-      await ClusterHealth.check(healthCluster as unknown as ClusterHealth.ClusterView)
+    const ping = Effect.suspend(() => {
+      const target = health.current
+      const healthCluster = clusterOf(target)
+      return withDeadline(health, async () => {
+        await target.firstAttempt
+        await ClusterHealth.check(healthCluster as unknown as ClusterHealth.ClusterView)
+      })
     })
-    const run = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> => withDeadline(client, f)
-    const subscriber = Effect.acquireRelease(
+    const run = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> => commandDeadline(commands, f)
+    const duplicate = Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
-          const sub = cluster.duplicate()
+          const sub = clusterOf(commands.current).duplicate()
           sub.on("error", () => {})
           await sub.connect()
           return sub
@@ -245,16 +421,25 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
         catch: (error) => error
       }),
       destroyQuietly
-    ).pipe(Effect.map((sub) => subscriberOf(sub, (call) => withDeadline(client, call))))
+    )
+    const subscriber = duplicate.pipe(
+      Effect.map((sub) => subscriberOf(sub, (call) => withDeadline(fixed(sub as unknown as RedisClient), call)))
+    )
+    const runBlocking = yield* blockingPool(
+      Effect.map(duplicate, (cluster) => asClient(cluster, isReadOnly)),
+      options.blockingConnections ?? 8,
+      options
+    )
     const connection: RedisConnection = {
       database: config.id,
       run,
-      abandon: withDeadline.abandon,
+      abandon: commandDeadline.abandon,
       runIsolated: () =>
         Effect.fail(
           new Error("WATCH transactions are not supported on a cluster database: use a transaction without watch")
         ),
-      health: { ping, run: (f) => withDeadline(asClient(healthCluster, isReadOnly), f) },
+      runBlocking,
+      health: { ping, run: (f) => withDeadline(health, f) },
       subscriber
     }
     return connection
@@ -262,47 +447,50 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
 
 const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
   Effect.gen(function* () {
-    const withDeadline = yield* deadlines(options.commandTimeout, config.id)
-    const commandDeadline = yield* deadlines(options.commandTimeout, config.id)
     const redisOptions = clientOptions(config, options)
-    const { client } = yield* open(redisOptions, options.onConnectionLost)
-    const { client: healthClient, firstAttempt } = yield* open(redisOptions, undefined)
+    const commands = yield* replaceable(openClient(redisOptions, options.onConnectionLost), options.onConnectionLost)
+    const health = yield* replaceable(openClient(redisOptions, undefined), undefined)
+    const notReadyLimit = Duration.toMillis(options.connectTimeout) + Duration.toMillis(options.commandTimeout)
+    const withDeadline = yield* deadlines(options.commandTimeout, config.id, [health], notReadyLimit)
+    const commandDeadline = yield* deadlines(options.commandTimeout, config.id, [commands], notReadyLimit)
     const withConnectDeadline = yield* deadlines(options.connectTimeout)
     /**
      * PING. While the first connection attempt is still under way, wait for it (bounded by the connect timeout)
      * instead of failing as offline; the command timeout then bounds the PING itself.
      */
-    const ping = Effect.zipRight(
-      Effect.suspend(() =>
-        healthClient.isReady ? Effect.void : withConnectDeadline(healthClient, () => firstAttempt)
-      ),
-      withDeadline(healthClient, (c) => c.ping())
-    )
-    const run =
-      (target: RedisClient) =>
-      <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
-        withDeadline(target, f)
-    const runIsolated = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
-      Effect.acquireUseRelease(
-        Effect.tryPromise({
-          try: async () => {
-            const isolated = client.duplicate({
-              socket: { ...redisOptions.socket, reconnectStrategy: false }
-            } as RedisClientOptions) as unknown as RedisClient
-            isolated.on("error", () => {})
-            await isolated.connect()
-            return isolated
-          },
-          catch: (error) => error
-        }),
-        (isolated) => withDeadline(isolated, f),
-        destroyQuietly
+    const ping = Effect.suspend(() => {
+      const target = health.current
+      return Effect.zipRight(
+        target.client.isReady ? Effect.void : withConnectDeadline(fixed(target.client), () => target.firstAttempt),
+        withDeadline(health, (c) => c.ping())
       )
+    })
+    const run = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> => commandDeadline(commands, f)
+    /** A connection of its own (not reconnecting), closed with the scope. */
+    const isolated = Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const client = createClient({
+            ...redisOptions,
+            socket: { ...redisOptions.socket, reconnectStrategy: false }
+          } as RedisClientOptions) as unknown as RedisClient
+          client.on("error", () => {})
+          await client.connect()
+          return client
+        },
+        catch: (error) => error
+      }),
+      destroyQuietly
+    )
+    const runIsolated = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
+      Effect.scoped(Effect.flatMap(isolated, (client) => withDeadline(fixed(client), f)))
+    const runBlocking = yield* blockingPool(isolated, options.blockingConnections ?? 8, options)
     const subscriber = Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
           let connected = false
-          const sub = client.duplicate({
+          const sub = createClient({
+            ...redisOptions,
             socket: {
               ...redisOptions.socket,
               // give up at once while connecting for the first time; afterwards reconnect (and resubscribe) as usual
@@ -317,16 +505,17 @@ const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
         catch: (error) => error
       }),
       destroyQuietly
-    ).pipe(Effect.map((sub) => subscriberOf(sub, (call) => withDeadline(sub, call))))
+    ).pipe(Effect.map((sub) => subscriberOf(sub, (call) => withDeadline(fixed(sub), call))))
     const connection: RedisConnection = {
       subscriber,
       database: config.id,
-      run: (f) => commandDeadline(client, f),
-      runIsolated,
+      run,
       abandon: commandDeadline.abandon,
+      runIsolated,
+      runBlocking,
       health: {
         ping,
-        run: run(healthClient)
+        run: (f) => withDeadline(health, f)
       }
     }
     return connection

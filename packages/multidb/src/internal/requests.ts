@@ -1,8 +1,9 @@
 import { Effect, Option } from "effect"
+import type { TypeMapping } from "redis"
 import type { Batch, BatchReplies, ExecuteOptions, Multi, MultiDbClient as Service } from "../MultiDbClient.js"
 import { type CommandError, InvalidRequest, TransactionAborted } from "../MultiDbError.js"
 import type * as RedisConnection from "../RedisConnection.js"
-import { commandName, memberLocalCommands, readOnlyCommands } from "./commands.js"
+import * as Commands from "./commands.js"
 
 type Run = <A>(
   f: (client: RedisConnection.RedisClient) => Promise<A>,
@@ -13,7 +14,18 @@ type Run = <A>(
  * What an application asks for, turned into executor calls: the `commands` Proxy, `sendCommand`, and pipelines and
  * transactions (dry-run first to learn their command names, so a batch that only reads may be retried).
  */
-export const make = (execute: Run, executeIsolated: Run) => {
+/** Runs a call on a blocking connection: `block` is how long the command blocks (ms; `Infinity` for ever). */
+type RunBlocking = <A>(
+  f: (client: RedisConnection.RedisClient) => Promise<A>,
+  options: ExecuteOptions,
+  block: number
+) => Effect.Effect<A, CommandError>
+
+export const make = (
+  execute: Run,
+  executeIsolated: Run,
+  executeBlocking: RunBlocking = (f, options) => executeIsolated(f, options)
+) => {
   const rejectMemberLocal = (command: string) =>
     Effect.fail(
       new InvalidRequest({
@@ -21,42 +33,16 @@ export const make = (execute: Run, executeIsolated: Run) => {
       })
     )
 
-  const commandCache = new Map<string, (...args: Array<unknown>) => Effect.Effect<unknown, CommandError>>()
-  const commands = new Proxy(
-    {},
-    {
-      get: (_, property) => {
-        if (typeof property !== "string") return undefined
-        let fn = commandCache.get(property)
-        if (fn === undefined) {
-          const command = commandName(property)
-          const readOnly = readOnlyCommands.has(command)
-          fn = memberLocalCommands.has(command.replace(/_/g, "."))
-            ? () => rejectMemberLocal(command)
-            : (...args: Array<unknown>) =>
-                execute(
-                  (client) =>
-                    (client as unknown as Record<string, (...a: Array<unknown>) => Promise<unknown>>)[property]!(
-                      ...args
-                    ),
-                  { command, readOnly }
-                )
-          commandCache.set(property, fn)
-        }
-        return fn
-      }
-    }
-  ) as Service["commands"]
-
-  const sendCommand = (args: ReadonlyArray<string | Buffer>) => {
-    if (args.length === 0) return Effect.fail(new InvalidRequest({ reason: "sendCommand needs a command name" }))
-    const command = String(args[0]).toUpperCase()
-    if (memberLocalCommands.has(command)) return rejectMemberLocal(command)
-    return execute((client) => client.sendCommand([...args]), {
-      command,
-      readOnly: readOnlyCommands.has(command)
-    })
+  const runner: Commands.CommandRunner<CommandError> = {
+    run: (f, options, block) => (block === undefined ? execute(f, options) : executeBlocking(f, options, block)),
+    refuse: (reason) => Effect.fail(new InvalidRequest({ reason }))
   }
+  const commands = Commands.makeCommands(runner) as Service["commands"]
+  const sendCommand = Commands.makeSendCommand(runner)
+  const withTypeMapping = ((typeMapping: TypeMapping) => ({
+    commands: Commands.makeCommands(runner, typeMapping),
+    sendCommand: Commands.makeSendCommand(runner, typeMapping)
+  })) as Service["withTypeMapping"]
 
   // ---- pipelines and transactions ------------------------------------------------------------------------------
 
@@ -71,7 +57,7 @@ export const make = (execute: Run, executeIsolated: Run) => {
           return (...args: Array<unknown>) => {
             if (property === "addCommand")
               names.push(String((args[0] as ReadonlyArray<unknown>)?.[0] ?? "").toUpperCase())
-            else names.push(commandName(property))
+            else names.push(Commands.commandName(property))
             return stub
           }
         }
@@ -87,7 +73,12 @@ export const make = (execute: Run, executeIsolated: Run) => {
   }
 
   const checkBatch = (names: ReadonlyArray<string>, kind: string) => {
-    const local = names.find((n) => memberLocalCommands.has(n.replace(/_/g, ".")))
+    const stateful = names.find((n) => Commands.connectionStateCommands.has(n.replace(" ", "|")))
+    if (stateful !== undefined) {
+      const reason = Commands.refusal(Commands.describeArgs(stateful.split(" ")))
+      if (reason !== undefined) return Option.some(Effect.fail(new InvalidRequest({ reason })))
+    }
+    const local = names.find((n) => Commands.memberLocalCommands.has(n.replace(/_/g, ".")))
     if (local !== undefined) return Option.some(rejectMemberLocal(local))
     if (names.length === 0) {
       return Option.some(Effect.fail(new InvalidRequest({ reason: `${kind} has no commands` })))
@@ -102,7 +93,7 @@ export const make = (execute: Run, executeIsolated: Run) => {
       if (Option.isSome(invalid)) return invalid.value
       return execute((client) => build(client.multi()).execTyped(true) as Promise<BatchReplies<M>>, {
         command: `PIPELINE(${names.join(",")})`,
-        readOnly: names.every((n) => readOnlyCommands.has(n))
+        readOnly: names.every(Commands.isReadOnlyName)
       })
     })
 
@@ -116,7 +107,7 @@ export const make = (execute: Run, executeIsolated: Run) => {
       const invalid = watch.length === 0 ? checkBatch(names, "transaction") : Option.none()
       if (Option.isSome(invalid)) return invalid.value
       const command = watch.length === 0 ? `MULTI(${names.join(",")})` : "MULTI"
-      const readOnly = names.every((n) => readOnlyCommands.has(n))
+      const readOnly = names.every(Commands.isReadOnlyName)
       const result =
         watch.length === 0
           ? execute(
@@ -136,5 +127,5 @@ export const make = (execute: Run, executeIsolated: Run) => {
       )
     })
 
-  return { commands, sendCommand, pipeline, transaction }
+  return { commands, sendCommand, withTypeMapping, pipeline, transaction }
 }

@@ -1,0 +1,89 @@
+import { describe, expect, it } from "@effect/vitest"
+import { RedisServer } from "@effect-redis/testkit"
+import { Effect } from "effect"
+import { createClient } from "redis"
+import * as Commands from "../src/internal/commands.js"
+
+interface ServerCommand {
+  readonly flags: ReadonlyArray<string>
+}
+
+/** The server's own table: every command and subcommand (`xinfo|stream`) with its flags. */
+const serverCommands = (url: string) =>
+  Effect.acquireUseRelease(
+    Effect.promise(async () => {
+      const client = createClient({ url })
+      client.on("error", () => {})
+      await client.connect()
+      return client
+    }),
+    (client) =>
+      Effect.promise(async () => {
+        const table = new Map<string, ServerCommand>()
+        const walk = (entry: ReadonlyArray<unknown>) => {
+          table.set(String(entry[0]).toUpperCase(), { flags: (entry[2] as ReadonlyArray<unknown>).map(String) })
+          for (const sub of (entry[9] as ReadonlyArray<ReadonlyArray<unknown>> | undefined) ?? []) walk(sub)
+        }
+        for (const entry of (await client.sendCommand(["COMMAND"])) as ReadonlyArray<ReadonlyArray<unknown>>) {
+          walk(entry)
+        }
+        return table
+      }),
+    (client) => Effect.sync(() => client.destroy())
+  )
+
+describe("command table", () => {
+  it.scopedLive("every member of commands sends the command the server knows, classed as the server classes it", () =>
+    Effect.gen(function* () {
+      const server = yield* RedisServer.make()
+      const table = yield* serverCommands(server.url)
+      const methods = Commands.dataMethods()
+      expect(methods.length).toBeGreaterThan(700)
+      const wrongName: Array<string> = []
+      const wrongClass: Array<string> = []
+      let checked = 0
+      for (const method of methods) {
+        const info = Commands.describeMethod(method)
+        const first = info.key.split("|")[0]!
+        // commands newer than this server (or from modules) cannot be checked against it
+        if (!table.has(first)) continue
+        const known = table.get(info.key) ?? table.get(first)
+        if (known === undefined) {
+          wrongName.push(`${method} → ${info.key}`)
+          continue
+        }
+        checked++
+        if (known.flags.includes("write") && info.readOnly) wrongClass.push(`${method} (${info.name}) is a write`)
+        if (known.flags.includes("readonly") && !info.readOnly && method.toUpperCase() !== "TOUCH") {
+          wrongClass.push(`${method} (${info.name}) only reads`)
+        }
+      }
+      expect(wrongName).toEqual([])
+      expect(wrongClass).toEqual([])
+      expect(checked).toBeGreaterThan(600)
+    })
+  )
+
+  it("camelCase methods are named after the command they send", () => {
+    expect(Commands.describeMethod("sortRo")).toMatchObject({ name: "SORT_RO", readOnly: true })
+    expect(Commands.describeMethod("zRangeWithScores")).toMatchObject({ name: "ZRANGE", readOnly: true })
+    expect(Commands.describeMethod("evalRo")).toMatchObject({ name: "EVAL_RO", readOnly: true })
+    expect(Commands.describeMethod("xInfoStream")).toMatchObject({ name: "XINFO STREAM", readOnly: true })
+    expect(Commands.describeMethod("hGetAll")).toMatchObject({ name: "HGETALL", readOnly: true })
+    expect(Commands.describeMethod("set")).toMatchObject({ name: "SET", readOnly: false })
+  })
+
+  it("blocking commands carry their block in milliseconds, 0 meaning for ever", () => {
+    expect(Commands.blockMillis(["BLPOP", "a", "b", "1.5"])).toBe(1500)
+    expect(Commands.blockMillis(["BLPOP", "a", "0"])).toBe(Number.POSITIVE_INFINITY)
+    expect(Commands.blockMillis(["BLMOVE", "a", "b", "LEFT", "RIGHT", "2"])).toBe(2000)
+    expect(Commands.blockMillis(["BZMPOP", "3", "1", "z", "MIN"])).toBe(3000)
+    expect(Commands.blockMillis(["WAIT", "1", "250"])).toBe(250)
+    expect(Commands.blockMillis(["XREAD", "COUNT", "1", "BLOCK", "100", "STREAMS", "s", "$"])).toBe(100)
+    expect(Commands.blockMillis(["XREAD", "STREAMS", "BLOCK", "0"])).toBeUndefined()
+    expect(Commands.blockMillis(["xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"])).toBe(
+      Number.POSITIVE_INFINITY
+    )
+    expect(Commands.blockMillis(["GET", "k"])).toBeUndefined()
+  })
+})
