@@ -6,7 +6,8 @@ import type { RedisClient } from "../RedisConnection.js"
 /**
  * Redis commands that never change data, as the server flags them (`COMMAND INFO`: `readonly`), with subcommands as
  * `CONTAINER|SUB`, plus commands that write nothing (PING, TIME, CLIENT INFO, …) and read-only module commands.
- * node-redis' own `IS_READ_ONLY` can only turn one into a write (node-redis 5 marks BLPOP and others read-only).
+ * node-redis' own `IS_READ_ONLY` is not used: versions disagree with the server both ways (node-redis 5 marks BLPOP
+ * read-only and FCALL_RO not), and the server's flags are the truth.
  */
 export const readOnlyCommands: ReadonlySet<string> = new Set([
   "BITCOUNT",
@@ -291,7 +292,6 @@ export const nonDataMembers: ReadonlyMap<string, string> = new Map([
  */
 interface Definition {
   readonly parseCommand: (parser: unknown, ...args: ReadonlyArray<unknown>) => void
-  readonly IS_READ_ONLY?: boolean
 }
 
 interface Parser {
@@ -359,9 +359,7 @@ export const describeMethod = (method: string): CommandInfo => {
   } catch {
     // the words pushed before the missing arguments are enough
   }
-  const info = parser.redisArgs.length > 0 ? words(parser.redisArgs) : words([method.toUpperCase()])
-  // node-redis' flag may only make a command a write: some versions mark writes such as BLPOP read-only.
-  return definition.IS_READ_ONLY === false ? { ...info, readOnly: false } : info
+  return parser.redisArgs.length > 0 ? words(parser.redisArgs) : words([method.toUpperCase()])
 }
 
 /** Why a raw command is refused on the shared connection, or `undefined` when it is not. */
