@@ -2,25 +2,32 @@
  * Healthy-path overhead: the same GET/SET workload against one redis-server through plain node-redis promises (A),
  * node-redis wrapped in `Effect.tryPromise` (B), the same with node-redis' per-command timer off (B′, as
  * `MultiDbClient` configures node-redis) and `MultiDbClient` with two healthy databases (C), alternating (the order
- * rotated each round) in one process.
+ * rotated each round) in one process. C runs with its defaults (tracing on, spans going to Effect's built-in tracer,
+ * which keeps none); C₀ is C with `tracing: false`; C⁺ is C with its spans sent to an OpenTelemetry SDK tracer
+ * (`@effect/opentelemetry`, a batch span processor and an exporter that drops them): the cost of tracing for real.
  */
+import { Tracer as OtelTracer } from "@effect/opentelemetry"
 import { MultiDbClient, RedisConnection } from "@effect-redis/multidb"
 import { RedisServer } from "@effect-redis/testkit"
+import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base"
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node"
 import { Duration, Effect } from "effect"
 import { createClient } from "redis"
 import { fullGc } from "./Gc.js"
 import { median, quantile, type Summary, summarize } from "./Stats.js"
 
-/** The three clients under test. */
-export type ClientKind = "plain" | "effect" | "lean" | "multidb"
+/** The clients under test. */
+export type ClientKind = "plain" | "effect" | "lean" | "multidb" | "untraced" | "otel"
 
-export const clientKinds: ReadonlyArray<ClientKind> = ["plain", "effect", "lean", "multidb"]
+export const clientKinds: ReadonlyArray<ClientKind> = ["plain", "effect", "lean", "multidb", "untraced", "otel"]
 
 export const clientLabels: Record<ClientKind, string> = {
   plain: "A node-redis (promises)",
   effect: "B node-redis in Effect.tryPromise",
   lean: "B′ as B, node-redis timeout 0",
-  multidb: "C MultiDbClient (2 databases)"
+  multidb: "C MultiDbClient (2 databases)",
+  untraced: "C₀ as C, tracing: false",
+  otel: "C⁺ as C, spans to an OTel SDK"
 }
 
 export interface Options {
@@ -72,6 +79,16 @@ export interface ConcurrencyResult {
     readonly cpuMultidbOverEffect: number | null
     /** CPU time per operation of C over that of B′. */
     readonly cpuMultidbOverLean: number | null
+    /** C₀ (tracing off) against B′. */
+    readonly untracedOverLean: Summary
+    /** C⁺ (spans exported through an OpenTelemetry SDK) against B′. */
+    readonly otelOverLean: Summary
+    /** C and C⁺ against C₀: what tracing costs in throughput. */
+    readonly multidbOverUntraced: Summary
+    readonly otelOverUntraced: Summary
+    /** CPU µs per operation that tracing adds: C − C₀ and C⁺ − C₀. */
+    readonly tracingCpuMicros: number | null
+    readonly otelCpuMicros: number | null
   }
 }
 
@@ -168,6 +185,25 @@ const connectPlain = (url: string, timeout?: number) =>
     (client) => Effect.sync(() => client.destroy())
   )
 
+/** An OpenTelemetry span exporter that drops what it is given (the cost of export is not the library's). */
+class DroppingExporter implements SpanExporter {
+  export(_spans: Array<ReadableSpan>, done: Parameters<SpanExporter["export"]>[1]) {
+    done({ code: 0 }) // ExportResultCode.SUCCESS
+  }
+  shutdown() {
+    return Promise.resolve()
+  }
+}
+
+/** An Effect tracer backed by an OpenTelemetry SDK tracer provider, shut down with the scope. */
+const otelTracer = Effect.gen(function* () {
+  const provider = yield* Effect.acquireRelease(
+    Effect.sync(() => new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(new DroppingExporter())] })),
+    (provider) => Effect.promise(() => provider.shutdown())
+  )
+  return yield* Effect.provideService(OtelTracer.make, OtelTracer.OtelTracer, provider.getTracer("bench"))
+})
+
 /**
  * Runs the overhead benchmark on fresh servers; `log` receives progress lines.
  */
@@ -179,12 +215,17 @@ export const run = (options: Options, log: (line: string) => void) =>
       const plain = yield* connectPlain(east.url)
       const wrapped = yield* connectPlain(east.url)
       const lean = yield* connectPlain(east.url, 0)
-      const multidb = yield* MultiDbClient.fromInput({
-        databases: [
-          { id: "east", url: east.url, weight: 1 },
-          { id: "west", url: west.url, weight: 0.5 }
-        ]
-      }).pipe(Effect.provide(RedisConnection.layer))
+      const multidbClient = (tracing: boolean) =>
+        MultiDbClient.fromInput({
+          databases: [
+            { id: "east", url: east.url, weight: 1 },
+            { id: "west", url: west.url, weight: 0.5 }
+          ],
+          tracing
+        }).pipe(Effect.provide(RedisConnection.layer))
+      const multidb = yield* multidbClient(true)
+      const untraced = yield* multidbClient(false)
+      const tracer = yield* otelTracer
 
       const effectCommands: EffectCommands<unknown> = {
         set: (key, v) => Effect.tryPromise({ try: () => wrapped.set(key, v), catch: (error) => error }),
@@ -198,6 +239,10 @@ export const run = (options: Options, log: (line: string) => void) =>
         set: (key, v) => multidb.commands.set(key, v),
         get: (key) => multidb.commands.get(key)
       }
+      const untracedCommands: EffectCommands<unknown> = {
+        set: (key, v) => untraced.commands.set(key, v),
+        get: (key) => untraced.commands.get(key)
+      }
       const timeoutMillis = Duration.toMillis(Duration.decode(options.runTimeout))
 
       const once = (client: ClientKind, concurrency: number, operations: number, round: number) =>
@@ -207,8 +252,16 @@ export const run = (options: Options, log: (line: string) => void) =>
           const start = performance.now()
           const cpuStart = process.cpuUsage()
           if (client === "plain") yield* Effect.promise(() => runPlain(plain, work, concurrency))
+          else if (client === "otel") yield* Effect.withTracer(runEffect(multidbCommands, work, concurrency), tracer)
           else {
-            const commands = client === "effect" ? effectCommands : client === "lean" ? leanCommands : multidbCommands
+            const commands =
+              client === "effect"
+                ? effectCommands
+                : client === "lean"
+                  ? leanCommands
+                  : client === "untraced"
+                    ? untracedCommands
+                    : multidbCommands
             yield* runEffect(commands, work, concurrency)
           }
           const seconds = (performance.now() - start) / 1000
@@ -257,8 +310,14 @@ export const run = (options: Options, log: (line: string) => void) =>
           plain: figures("plain"),
           effect: figures("effect"),
           lean: figures("lean"),
-          multidb: figures("multidb")
+          multidb: figures("multidb"),
+          untraced: figures("untraced"),
+          otel: figures("otel")
         }
+        const cpuDifference = (a: ClientKind, b: ClientKind) =>
+          clients[a].cpuMicrosPerOp.median !== null && clients[b].cpuMicrosPerOp.median !== null
+            ? clients[a].cpuMicrosPerOp.median - clients[b].cpuMicrosPerOp.median
+            : null
         const ratio = (a: ClientKind, b: ClientKind): Summary => {
           const perRound = Array.from({ length: options.rounds }, (_, round) => {
             const x = of(a).find((r) => r.round === round)
@@ -285,7 +344,13 @@ export const run = (options: Options, log: (line: string) => void) =>
             cpuMultidbOverLean:
               clients.multidb.cpuMicrosPerOp.median !== null && clients.lean.cpuMicrosPerOp.median !== null
                 ? clients.multidb.cpuMicrosPerOp.median / clients.lean.cpuMicrosPerOp.median
-                : null
+                : null,
+            untracedOverLean: ratio("untraced", "lean"),
+            otelOverLean: ratio("otel", "lean"),
+            multidbOverUntraced: ratio("multidb", "untraced"),
+            otelOverUntraced: ratio("otel", "untraced"),
+            tracingCpuMicros: cpuDifference("multidb", "untraced"),
+            otelCpuMicros: cpuDifference("otel", "untraced")
           }
         }
       })

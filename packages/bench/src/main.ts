@@ -4,7 +4,8 @@
  * full run also writes `packages/bench/results/latest.json`).
  *
  * Options: `--quick` (tiny counts, one repetition, tuned configuration only: a smoke test for CI),
- * `--only overhead,failover,memory`, `--rounds N` (overhead rounds), `--reps N` (failover repetitions).
+ * `--only overhead,failover,memory`, `--rounds N` (overhead rounds), `--operations N` (overhead operations per run),
+ * `--reps N` (failover repetitions).
  */
 import { execFileSync, spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
@@ -37,7 +38,7 @@ const rounds = Number(value("--rounds") ?? (quick ? 1 : 3))
 const plan = {
   mode: quick ? "quick" : "full",
   overhead: {
-    operations: quick ? 4_000 : 100_000,
+    operations: Number(value("--operations") ?? (quick ? 4_000 : 100_000)),
     warmupOperations: quick ? 1_000 : 10_000,
     rounds,
     concurrencies: [1, 64],
@@ -224,6 +225,12 @@ const renderOverhead = (result: Overhead.Result) => {
         `C/A ${fs3(c.ratios.multidbOverPlain)}, B/A ${fs3(c.ratios.effectOverPlain)}; ` +
         `CPU per op C÷B ${fmt(c.ratios.cpuMultidbOverEffect, 2)}, C÷B′ ${fmt(c.ratios.cpuMultidbOverLean, 2)}`
     )
+    lines.push(
+      `tracing: C₀/B′ ${fs3(c.ratios.untracedOverLean)} (off), C/B′ ${fs3(c.ratios.multidbOverLean)} (on), ` +
+        `C⁺/B′ ${fs3(c.ratios.otelOverLean)} (on, OTel SDK); C/C₀ ${fs3(c.ratios.multidbOverUntraced)}, ` +
+        `C⁺/C₀ ${fs3(c.ratios.otelOverUntraced)}; CPU µs/op added: ${fmt(c.ratios.tracingCpuMicros, 1)} (C − C₀), ` +
+        `${fmt(c.ratios.otelCpuMicros, 1)} (C⁺ − C₀)`
+    )
     lines.push("")
   }
   return lines.join("\n")
@@ -334,6 +341,13 @@ const targets = (
       target: ">= 0.95",
       measured: fmt(lean),
       pass: lean === null ? null : lean >= 0.95
+    })
+    const untraced = c.ratios.untracedOverLean.median
+    out.push({
+      figure: `healthy path C₀/B′ (tracing: false), concurrency ${c.concurrency}`,
+      target: ">= 0.95",
+      measured: fmt(untraced),
+      pass: untraced === null ? null : untraced >= 0.95
     })
   }
   const find = (profile: Failover.Profile, fault: Failover.Fault) =>

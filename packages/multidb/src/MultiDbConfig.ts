@@ -91,7 +91,17 @@ export class MultiDbConfig extends Schema.Class<MultiDbConfig>("MultiDbConfig")(
     /** How many databases must be healthy for the client to start. */
     initialHealthCheckPolicy: Schema.optionalWith(Schema.Literal("all", "majority", "one"), {
       default: () => "majority" as const
-    })
+    }),
+    /**
+     * Spans for commands, pipelines, transactions, health checks and switches (metrics are always recorded): `false`
+     * makes none; `{ keys: true }` also records each command's keys (as `db.query.text`, other arguments as `?`).
+     */
+    tracing: Schema.optionalWith(
+      Schema.Union(Schema.Boolean, Schema.Struct({ keys: Schema.optional(Schema.Boolean) })),
+      {
+        default: () => true
+      }
+    )
   }).pipe(
     Schema.filter((config) => {
       const needed = quorum(config.healthCheckPolicy, config.healthCheckProbes)
@@ -185,7 +195,8 @@ export const fromEnv: Config.Config<Input> = Config.all({
   healthCheckProbesDelay: optionalDuration("HEALTH_CHECK_PROBES_DELAY"),
   healthCheckTimeout: optionalDuration("HEALTH_CHECK_TIMEOUT"),
   healthCheckPolicy: Config.option(Config.literal("all", "any", "majority")("HEALTH_CHECK_POLICY")),
-  initialHealthCheckPolicy: Config.option(Config.literal("all", "majority", "one")("INITIAL_HEALTH_CHECK_POLICY"))
+  initialHealthCheckPolicy: Config.option(Config.literal("all", "majority", "one")("INITIAL_HEALTH_CHECK_POLICY")),
+  tracing: Config.option(Config.boolean("TRACING"))
 }).pipe(
   Config.map((values) => {
     const input: Record<string, unknown> = {}

@@ -11,7 +11,7 @@ const counterValue = (metric: Metric.Metric.Counter<number>) =>
   Effect.map(Metric.value(metric), (state: MetricState.MetricState.Counter<number>) => state.count)
 
 describe("metrics", () => {
-  it.scoped("a failover counts in multidb_failovers_total with from, to and reason", () =>
+  it.scoped("a failover counts in multidb.failovers with from, to and reason", () =>
     Effect.gen(function* () {
       const { client, db } = yield* setup(
         threeDatabases({
@@ -22,9 +22,9 @@ describe("metrics", () => {
         })
       )
       const failovers = Metrics.failovers.pipe(
-        Metric.tagged("from", "metrics-east"),
-        Metric.tagged("to", "metrics-west"),
-        Metric.tagged("reason", "automatic")
+        Metric.tagged("multidb.from", "metrics-east"),
+        Metric.tagged("multidb.to", "metrics-west"),
+        Metric.tagged("multidb.reason", "automatic")
       ) as Metric.Metric.Counter<number>
       expect(yield* counterValue(failovers)).toBe(0)
       yield* db("metrics-east").setBehaviour("down")
@@ -34,7 +34,7 @@ describe("metrics", () => {
     })
   )
 
-  it.scoped("command outcomes are counted per database and outcome, circuit state is a gauge", () =>
+  it.scoped("command attempts are counted per database and outcome, circuit state is a gauge", () =>
     Effect.gen(function* () {
       const { client, db } = yield* setup(
         threeDatabases({
@@ -44,20 +44,20 @@ describe("metrics", () => {
           ]
         })
       )
-      const success = Metrics.commandOutcomes.pipe(
-        Metric.tagged("database", "outcomes-east"),
-        Metric.tagged("outcome", "success")
+      const success = Metrics.commandAttempts.pipe(
+        Metric.tagged("multidb.database", "outcomes-east"),
+        Metric.tagged("multidb.outcome", "success")
       ) as Metric.Metric.Counter<number>
-      const replyError = Metrics.commandOutcomes.pipe(
-        Metric.tagged("database", "outcomes-east"),
-        Metric.tagged("outcome", "reply_error")
+      const replyError = Metrics.commandAttempts.pipe(
+        Metric.tagged("multidb.database", "outcomes-east"),
+        Metric.tagged("multidb.outcome", "reply_error")
       ) as Metric.Metric.Counter<number>
       yield* client.commands.set("k", "v")
       yield* client.commands.get("k")
       yield* Effect.flip(client.sendCommand(["NOSUCHCOMMAND"]))
       expect(yield* counterValue(success)).toBe(2)
       expect(yield* counterValue(replyError)).toBe(1)
-      const gauge = Metric.tagged(Metrics.circuitState, "database", "outcomes-east")
+      const gauge = Metric.tagged(Metrics.circuitState, "multidb.database", "outcomes-east")
       expect((yield* Metric.value(gauge)).value).toBe(0)
       yield* db("outcomes-east").setBehaviour("down")
       yield* advance(2000, 250)

@@ -18,6 +18,7 @@ import * as PubSubManager from "./pubsub.js"
 import * as Requests from "./requests.js"
 import * as Startup from "./startup.js"
 import * as Supervisor from "./supervisor.js"
+import * as Telemetry from "./telemetry.js"
 
 /**
  * Builds a client: resolves the services (each has a default), wires the databases, the supervisor, the executor,
@@ -38,7 +39,8 @@ export const make = (
     const healthChecks = yield* Ref.make(Option.getOrElse(checksOverride, () => config.healthChecks))
     const publish = (event: MultiDbEvent.MultiDbEvent) => PubSub.publish(events, event)
 
-    const supervisor = yield* Supervisor.make(config, strategy, events)
+    const telemetry = Telemetry.make(config.tracing, yield* Effect.clock)
+    const supervisor = yield* Supervisor.make(config, strategy, events, telemetry)
     const environment: Database.Environment = {
       config,
       connector: yield* RedisConnection.RedisConnector,
@@ -52,7 +54,8 @@ export const make = (
         policy: config.healthCheckPolicy
       },
       publish,
-      signals: supervisor.signals
+      signals: supervisor.signals,
+      telemetry
     }
     let nextOrder = 0
     const createDatabase = (databaseConfig: DatabaseConfig.DatabaseConfig) =>
@@ -60,9 +63,9 @@ export const make = (
 
     yield* Startup.start({ config, supervisor, strategy, healthChecks, createDatabase })
 
-    const executor = Executor.make(config, supervisor, classifier)
-    const requests = Requests.make(executor.execute, executor.executeIsolated, executor.executeBlocking)
-    const management = yield* Management.make({ supervisor, healthChecks, createDatabase, publish })
+    const executor = Executor.make(config, supervisor, classifier, telemetry)
+    const requests = Requests.make(executor.execute, executor.executeIsolated, executor.executeBlocking, telemetry)
+    const management = yield* Management.make({ supervisor, healthChecks, createDatabase, publish, telemetry })
     const pubsub = yield* PubSubManager.make(supervisor.active, executor.retrySchedule)
     const subscribeTo = (kind: RedisConnection.SubscriptionKind) => (names: ReadonlyArray<string>) =>
       names.length === 0

@@ -1,5 +1,4 @@
 import {
-  Clock,
   type Context,
   Deferred,
   Duration,
@@ -13,7 +12,8 @@ import {
   type Queue,
   Ref,
   Scope,
-  Stream
+  Stream,
+  type Tracer
 } from "effect"
 import type * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as DatabaseConfig from "../DatabaseConfig.js"
@@ -25,6 +25,7 @@ import * as MultiDbEvent from "../MultiDbEvent.js"
 import * as Metrics from "../MultiDbMetrics.js"
 import type * as RedisConnection from "../RedisConnection.js"
 import type { Signal } from "./signal.js"
+import * as Telemetry from "./telemetry.js"
 
 /**
  * One database inside the client: its connections, circuit, failure detector, health state, metrics and the scope
@@ -46,8 +47,11 @@ export interface Database {
   readonly recordSuccess: Effect.Effect<unknown>
   /** The server answered with an error reply: a success for the detector. */
   readonly recordReply: Effect.Effect<unknown>
-  /** A command failed on this database: metric, event, detector (which may trip the circuit) and a check. */
-  readonly recordFailure: (command: string, reason: string) => Effect.Effect<void>
+  /**
+   * A command failed on this database: metric, event, detector (which may trip the circuit) and a check. `span`: the
+   * command's span, parent of what the failure causes.
+   */
+  readonly recordFailure: (command: string, reason: string, span?: Tracer.AnySpan) => Effect.Effect<void>
   /** The command connection was lost or recycled: a failure for the detector, and a check. */
   readonly connectionLost: Effect.Effect<void>
   /** Runs the health checks without applying them (manual switch, added database). */
@@ -62,6 +66,16 @@ export interface Database {
   /** One short PING after a command missed its deadline; no answer in time opens the circuit. */
   readonly probe: Effect.Effect<void>
   readonly info: (activeId: string | undefined) => Effect.Effect<DatabaseInfo>
+  /** Its attributes and cached metrics for spans and `db.client.operation.duration`. */
+  readonly telemetry: Telemetry.DatabaseTelemetry
+  /** Why its circuit last opened, and the span of the work that opened it (the switch it causes joins that trace). */
+  readonly lastOpened: () => Opened | undefined
+}
+
+/** Why a circuit opened: a check's cause, the failure detector, a missed deadline; and the span of that work. */
+export interface Opened {
+  readonly cause: unknown
+  readonly span: Tracer.AnySpan | undefined
 }
 
 /** What a database needs from the client around it. */
@@ -74,6 +88,8 @@ export interface Environment {
   readonly healthDefaults: HealthCheck.Defaults
   readonly publish: (event: MultiDbEvent.MultiDbEvent) => Effect.Effect<unknown>
   readonly signals: Queue.Queue<Signal>
+  /** The client's spans, metrics and logs (default: tracing as configured, the live clock). */
+  readonly telemetry?: Telemetry.Telemetry
 }
 
 /** Minimum time between two checks triggered by failures of one database. */
@@ -94,7 +110,17 @@ export const make = (
 ): Effect.Effect<Database> =>
   Effect.gen(function* () {
     const { config, publish, signals } = env
+    const telemetry = env.telemetry ?? Telemetry.make(config.tracing, yield* Effect.clock)
     const id = databaseConfig.id
+    const databaseTelemetry = Telemetry.databaseTelemetry(databaseConfig)
+    let opened: Opened | undefined
+    /** Opens the circuit for `cause`, found by the work of `span`: remembered for the switch, an event on the span. */
+    const open = (cause: unknown, span: Tracer.AnySpan | undefined) =>
+      Effect.flatMap(circuit.state, (from) => {
+        opened = { cause, span }
+        telemetry.circuitEvent(span, id, from, "open")
+        return circuit.open
+      })
     const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
     const detector = yield* env.detectors.make(id, {
       window: config.failuresDetectionWindow,
@@ -114,24 +140,23 @@ export const make = (
     // Tags baked into the key: the tagged-metric path would rebuild the key and look it up on every command.
     const outcome = (name: string) =>
       Metric.fromMetricKey(
-        MetricKey.taggedWithLabels(Metrics.commandOutcomesKey, [
-          MetricLabel.make("database", id),
-          MetricLabel.make("outcome", name)
+        MetricKey.taggedWithLabels(Metrics.commandAttemptsKey, [
+          MetricLabel.make(Telemetry.Attr.database, id),
+          MetricLabel.make(Telemetry.Attr.outcome, name)
         ])
       )
     const successes = outcome("success")
     const replies = outcome("reply_error")
     const failures = outcome("failure")
-    const gauge = Metric.tagged(Metrics.circuitState, "database", id)
+    const gauge = Metric.tagged(Metrics.circuitState, Telemetry.Attr.database, id)
     const lastHealth = yield* Ref.make<Option.Option<HealthCheck.Result>>(Option.none())
     const lastTriggered = yield* Ref.make(Number.NEGATIVE_INFINITY)
     const running = yield* Ref.make<Option.Option<Deferred.Deferred<HealthCheck.Result>>>(Option.none())
     const probing = yield* Effect.makeSemaphore(1)
     const weight = yield* Ref.make(databaseConfig.weight)
 
-    const runChecks = Effect.gen(function* () {
+    const checkOnly = Effect.gen(function* () {
       const checks = yield* Ref.get(env.healthChecks)
-      const start = yield* Clock.currentTimeMillis
       const result = yield* HealthCheck.run(
         checks,
         {
@@ -143,8 +168,6 @@ export const make = (
         },
         env.healthDefaults
       )
-      const end = yield* Clock.currentTimeMillis
-      yield* Metric.update(Metric.tagged(Metrics.healthCheckDuration, "database", id), end - start)
       yield* Ref.set(lastHealth, Option.some(result))
       yield* publish(
         MultiDbEvent.HealthCheckCompleted({
@@ -157,16 +180,29 @@ export const make = (
       return result
     })
 
-    const checkAndApply = Effect.tap(runChecks, (result) =>
-      Effect.gen(function* () {
-        const state = yield* circuit.state
-        if (!result.healthy) {
-          if (state !== "open") yield* circuit.open
-        } else if (state === "half-open") {
-          yield* circuit.close
-        }
-        yield* signals.offer({ _tag: "Reevaluate" })
-      })
+    // A check asked for by a caller (management, start-up) is a child of the caller's span.
+    const runChecks = telemetry.healthCheck(databaseTelemetry, checkOnly, "current")
+
+    // A check started by the supervisor is a child of the work that asked for it (`CheckParent`), or a new trace. The
+    // result is applied inside its span, so the circuit change and the switch it causes join its trace.
+    const checkAndApply = Effect.flatMap(Telemetry.CheckParent, (parent) =>
+      telemetry.healthCheck(
+        databaseTelemetry,
+        Effect.tap(checkOnly, (result) =>
+          Effect.gen(function* () {
+            const state = yield* circuit.state
+            const span = yield* telemetry.currentSpan
+            if (!result.healthy) {
+              if (state !== "open") yield* open(result.cause ?? "health check failed", span)
+            } else if (state === "half-open") {
+              telemetry.circuitEvent(span, id, state, "closed")
+              yield* circuit.close
+            }
+            yield* signals.offer({ _tag: "Reevaluate", parent: span })
+          })
+        ),
+        parent
+      )
     )
 
     const startCheck = Effect.flatMap(Deferred.make<HealthCheck.Result>(), (fresh) =>
@@ -195,13 +231,15 @@ export const make = (
       )
     )
 
-    const triggerCheck = Effect.clockWith((clock) =>
-      Effect.flatMap(Ref.get(lastTriggered), (last) => {
-        const now = clock.unsafeCurrentTimeMillis()
-        if (now - last < triggeredCheckSpacing) return Effect.void
-        return Effect.zipRight(Ref.set(lastTriggered, now), signals.offer({ _tag: "Check", id }))
-      })
-    )
+    const triggerCheckFor = (parent: Tracer.AnySpan | undefined) =>
+      Effect.clockWith((clock) =>
+        Effect.flatMap(Ref.get(lastTriggered), (last) => {
+          const now = clock.unsafeCurrentTimeMillis()
+          if (now - last < triggeredCheckSpacing) return Effect.void
+          return Effect.zipRight(Ref.set(lastTriggered, now), signals.offer({ _tag: "Check", id, parent }))
+        })
+      )
+    const triggerCheck = triggerCheckFor(undefined)
 
     const probeBound = hangProbeTimeout(config)
     const probe = probing
@@ -217,21 +255,25 @@ export const make = (
           }
           yield* Ref.set(lastHealth, Option.some(result))
           yield* publish(MultiDbEvent.HealthCheckCompleted({ database: id, ...result, cause: result.cause! }))
-          yield* circuit.open
+          yield* open(result.cause, yield* Telemetry.CheckParent)
         })
       )
       .pipe(Effect.asVoid)
 
-    const failed = Effect.gen(function* () {
-      const tripped = yield* detector.record("failure")
-      if (tripped && (yield* circuit.state) === "closed") yield* circuit.open
-      else yield* triggerCheck
-    })
-    const recordFailure = (command: string, reason: string) =>
+    /** A failure for the detector; `span`: the work that failed (the parent of the check or switch it causes). */
+    const failed = (reason: string, span: Tracer.AnySpan | undefined) =>
+      Effect.gen(function* () {
+        const tripped = yield* detector.record("failure")
+        if (tripped && (yield* circuit.state) === "closed") {
+          yield* telemetry.detectorTripped(databaseTelemetry, span)
+          yield* open(`failure detector tripped (last failure: ${reason})`, span)
+        } else yield* triggerCheckFor(span)
+      })
+    const recordFailure = (command: string, reason: string, span?: Tracer.AnySpan) =>
       Effect.gen(function* () {
         failures.unsafeUpdate(1, [])
         yield* publish(MultiDbEvent.CommandsFailed({ database: id, commands: [command], error: reason }))
-        yield* failed
+        yield* failed(reason, span)
       })
 
     // The circuit's changes, followed for as long as the database lives. The first element is the state at the time
@@ -245,9 +287,10 @@ export const make = (
         seen = to
         return Effect.gen(function* () {
           yield* detector.reset
-          yield* Metric.set(gauge, circuitGaugeValue[to])
+          yield* telemetry.circuitChanged(id, from, to)
           yield* publish(MultiDbEvent.CircuitStateChanged({ database: id, from, to }))
-          yield* signals.offer({ _tag: "Reevaluate" })
+          // An opening joins the trace of the work that opened it: the switch it causes is that work's child.
+          yield* signals.offer({ _tag: "Reevaluate", parent: to === "open" ? opened?.span : undefined })
           if (to === "half-open") yield* startCheck
         })
       }),
@@ -273,11 +316,13 @@ export const make = (
         Effect.sync(() => replies.unsafeUpdate(1, []))
       ),
       recordFailure,
-      connectionLost: failed,
+      connectionLost: failed("connection lost", undefined),
       runChecks,
       startCheck,
       triggerCheck,
       probe,
+      telemetry: databaseTelemetry,
+      lastOpened: () => opened,
       info: (activeId) =>
         Effect.all([circuit.state, Ref.get(weight), Ref.get(lastHealth)]).pipe(
           Effect.map(

@@ -1,4 +1,4 @@
-import { Duration, Effect, Schedule } from "effect"
+import { Clock, Duration, Effect, Schedule } from "effect"
 import type * as ErrorClassifier from "../ErrorClassifier.js"
 import type { ExecuteOptions } from "../MultiDbClient.js"
 import type { MultiDbConfig } from "../MultiDbConfig.js"
@@ -7,6 +7,7 @@ import type { RedisClient } from "../RedisConnection.js"
 import { CommandAbandonedError, CommandTimeoutError } from "./classify.js"
 import type { Database } from "./database.js"
 import type { Supervisor } from "./supervisor.js"
+import * as Telemetry from "./telemetry.js"
 
 /**
  * The executor: runs one call on the active database and turns its outcome into a result. One attempt reads the
@@ -57,7 +58,8 @@ const isDeadlineMiss = (error: unknown) =>
 export const make = (
   config: MultiDbConfig,
   supervisor: Supervisor,
-  classifier: ErrorClassifier.ErrorClassifier["Type"]
+  classifier: ErrorClassifier.ErrorClassifier["Type"],
+  telemetry: Telemetry.Telemetry = Telemetry.make(config.tracing, Clock.make())
 ): Executor => {
   const retrySchedule = Schedule.exponential(config.commandRetry.base).pipe(
     Schedule.jittered,
@@ -65,7 +67,12 @@ export const make = (
     Schedule.intersect(Schedule.recurs(config.commandRetry.retries))
   )
 
-  const onError = (database: Database, error: unknown, command: string): Effect.Effect<never, CommandError> => {
+  const onError = (
+    database: Database,
+    error: unknown,
+    command: string,
+    tracker: Telemetry.Tracker
+  ): Effect.Effect<never, CommandError> => {
     if (error instanceof CommandAbandonedError) {
       // Settled because traffic left the database: not an outcome of the database, already judged.
       return Effect.fail(
@@ -87,9 +94,11 @@ export const make = (
           Effect.fail(new TransactionAborted({ database: database.id, watched: [] }))
         )
       case "Unavailable":
-        if (isDeadlineMiss(error)) supervisor.signals.unsafeOffer({ _tag: "Suspect", id: database.id })
+        if (isDeadlineMiss(error)) {
+          supervisor.signals.unsafeOffer({ _tag: "Suspect", id: database.id, parent: tracker.span })
+        }
         return Effect.zipRight(
-          database.recordFailure(command, classification.reason),
+          database.recordFailure(command, classification.reason, tracker.span),
           Effect.fail(
             new RedisConnectionError({
               database: database.id,
@@ -107,29 +116,49 @@ export const make = (
   const waitAndRun = <A>(
     f: (client: RedisClient) => Promise<A>,
     command: string,
-    lane: Lane
+    lane: Lane,
+    tracker: Telemetry.Tracker
   ): Effect.Effect<A, CommandError> =>
     Effect.flatMap(supervisor.awaitAvailable(config.availabilityTimeout), (available) => {
       const database = available ? supervisor.current() : undefined
-      return database === undefined ? supervisor.unavailableError : runOn(database, f, command, lane)
+      return database === undefined ? supervisor.unavailableError : runOn(database, f, command, lane, tracker)
     })
 
   const runOn = <A>(
     database: Database,
     f: (client: RedisClient) => Promise<A>,
     command: string,
-    lane: Lane
-  ): Effect.Effect<A, CommandError> =>
-    Effect.matchEffect(runOnLane(database.connection, f, lane), {
-      onSuccess: (value) => Effect.as(database.recordSuccess, value),
-      onFailure: (error) => onError(database, error, command)
+    lane: Lane,
+    tracker: Telemetry.Tracker
+  ): Effect.Effect<A, CommandError> => {
+    telemetry.attempt(tracker, database.telemetry)
+    return Effect.matchEffect(runOnLane(database.connection, f, lane), {
+      onSuccess: (value) =>
+        Effect.map(database.recordSuccess, () => {
+          telemetry.succeeded(tracker)
+          return value
+        }),
+      onFailure: (error) => onError(database, error, command, tracker)
     })
+  }
 
   // Hot path: one suspend per attempt; the waiting path is only built when no database is active.
-  const attempt = <A>(f: (client: RedisClient) => Promise<A>, command: string, lane: Lane) =>
+  const attempt = <A>(
+    f: (client: RedisClient) => Promise<A>,
+    command: string,
+    lane: Lane,
+    tracker: Telemetry.Tracker
+  ) =>
     Effect.suspend((): Effect.Effect<A, CommandError> => {
       const database = supervisor.current()
-      return database === undefined ? waitAndRun(f, command, lane) : runOn(database, f, command, lane)
+      return database === undefined ? waitAndRun(f, command, lane, tracker) : runOn(database, f, command, lane, tracker)
+    })
+
+  /** Ends an operation with its last error. */
+  const failOperation = (tracker: Telemetry.Tracker, error: CommandError): Effect.Effect<never, CommandError> =>
+    Effect.suspend(() => {
+      telemetry.failed(tracker, error)
+      return Effect.fail(error)
     })
 
   const run = <A>(
@@ -141,25 +170,36 @@ export const make = (
     const retryAnything = config.retryWrites || options?.readOnly === true
     const retryable = (error: CommandError): error is RedisConnectionError =>
       error._tag === "RedisConnectionError" && (retryAnything || !error.mayHaveExecuted)
-    const once = attempt(f, command, lane)
-    // The schedule is only set up after a first retryable failure: the healthy path pays nothing for retries.
-    return Effect.catchIf(once, retryable, (error) =>
-      Effect.flatMap(Schedule.driver(retrySchedule), (driver) => {
-        let retriesLeft = config.commandRetry.retries
-        const retry = (last: RedisConnectionError): Effect.Effect<A, CommandError> => {
-          if (retriesLeft <= 0) return Effect.fail(last)
-          retriesLeft--
-          // Traffic moved since the failure: the backoff was for the old database, the new one is tried at once.
-          const moved = supervisor.current()
-          if (moved !== undefined && moved.id !== last.database) return Effect.catchIf(once, retryable, retry)
-          return Effect.matchEffect(driver.next(last), {
-            onFailure: () => Effect.fail(last),
-            onSuccess: () => Effect.catchIf(once, retryable, retry)
-          })
-        }
-        return retry(error)
-      })
-    )
+    // One client span (unless tracing is off) and one duration per operation, retries included.
+    return telemetry.instrument(telemetry.operation(command), (tracker) => {
+      const once = attempt(f, command, lane, tracker)
+      // The schedule is only set up after a first retryable failure: the healthy path pays nothing for retries.
+      return Effect.catchAll(once, (error) =>
+        retryable(error)
+          ? Effect.flatMap(Schedule.driver(retrySchedule), (driver) => {
+              let retriesLeft = config.commandRetry.retries
+              const next = (failure: CommandError): Effect.Effect<A, CommandError> =>
+                retryable(failure) ? retry(failure) : failOperation(tracker, failure)
+              const again = (last: RedisConnectionError) => {
+                telemetry.retrying(tracker, last)
+                return Effect.catchAll(once, next)
+              }
+              const retry = (last: RedisConnectionError): Effect.Effect<A, CommandError> => {
+                if (retriesLeft <= 0) return failOperation(tracker, last)
+                retriesLeft--
+                // Traffic moved since the failure: the backoff was for the old database, the new one is tried at once.
+                const moved = supervisor.current()
+                if (moved !== undefined && moved.id !== last.database) return again(last)
+                return Effect.matchEffect(driver.next(last), {
+                  onFailure: () => failOperation(tracker, last),
+                  onSuccess: () => again(last)
+                })
+              }
+              return retry(error)
+            })
+          : failOperation(tracker, error)
+      )
+    })
   }
 
   return {

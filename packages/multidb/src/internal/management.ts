@@ -6,6 +6,7 @@ import { DatabaseNotFound, InvalidRequest, UnhealthyDatabase } from "../MultiDbE
 import * as MultiDbEvent from "../MultiDbEvent.js"
 import * as Database from "./database.js"
 import type { Supervisor } from "./supervisor.js"
+import * as Telemetry from "./telemetry.js"
 
 /** How a database shows to health-check validation. */
 export const describeDatabase = (config: DatabaseConfig.DatabaseConfig) => ({
@@ -23,6 +24,8 @@ export interface Environment {
   readonly healthChecks: Ref.Ref<ReadonlyArray<HealthCheck.HealthCheck>>
   readonly createDatabase: (config: DatabaseConfig.DatabaseConfig) => Effect.Effect<Database.Database>
   readonly publish: (event: MultiDbEvent.MultiDbEvent) => Effect.Effect<unknown>
+  /** The client's spans (default: traced). */
+  readonly telemetry?: Telemetry.Telemetry
 }
 
 type Management = Pick<
@@ -37,6 +40,7 @@ type Management = Pick<
 export const make = (env: Environment): Effect.Effect<Management> =>
   Effect.gen(function* () {
     const { supervisor, publish } = env
+    const telemetry = env.telemetry ?? Telemetry.make(true, yield* Effect.clock)
     const lock = yield* Effect.makeSemaphore(1)
 
     const require = (id: string) =>
@@ -49,7 +53,12 @@ export const make = (env: Environment): Effect.Effect<Management> =>
 
     const reconsiderAfter = (candidate: string) =>
       Effect.flatMap(Deferred.make<void>(), (done) =>
-        Effect.zipRight(supervisor.signals.offer({ _tag: "Reconsider", candidate, done }), Deferred.await(done))
+        Effect.zipRight(
+          Effect.flatMap(telemetry.currentSpan, (parent) =>
+            supervisor.signals.offer({ _tag: "Reconsider", candidate, done, parent })
+          ),
+          Deferred.await(done)
+        )
       )
 
     const unhealthy = (database: string, result: HealthCheck.Result) =>
@@ -62,9 +71,9 @@ export const make = (env: Environment): Effect.Effect<Management> =>
         if (!result.healthy) return yield* unhealthy(id, result)
         if ((yield* database.circuit.state) !== "closed") yield* database.circuit.close
         const done = yield* Deferred.make<void, UnhealthyDatabase>()
-        yield* supervisor.signals.offer({ _tag: "SetActive", database, done })
+        yield* supervisor.signals.offer({ _tag: "SetActive", database, done, parent: yield* telemetry.currentSpan })
         yield* Deferred.await(done)
-      }).pipe(lock.withPermits(1), Effect.withSpan("MultiDbClient.setActiveDatabase"))
+      }).pipe(lock.withPermits(1), telemetry.span("MultiDbClient.setActiveDatabase"))
 
     const addDatabase: Management["addDatabase"] = (input, options) =>
       Effect.gen(function* () {
@@ -91,7 +100,7 @@ export const make = (env: Environment): Effect.Effect<Management> =>
         yield* Ref.update(supervisor.databases, (current) => [...current, database])
         yield* publish(MultiDbEvent.DatabaseAdded({ database: database.id, weight: config.weight }))
         yield* reconsiderAfter(database.id)
-      }).pipe(lock.withPermits(1), Effect.withSpan("MultiDbClient.addDatabase"))
+      }).pipe(lock.withPermits(1), telemetry.span("MultiDbClient.addDatabase"))
 
     const removeDatabase = (id: string) =>
       Effect.gen(function* () {
@@ -107,7 +116,7 @@ export const make = (env: Environment): Effect.Effect<Management> =>
         yield* reconsiderAfter(id)
         yield* Database.close(database)
         yield* publish(MultiDbEvent.DatabaseRemoved({ database: id }))
-      }).pipe(lock.withPermits(1), Effect.withSpan("MultiDbClient.removeDatabase"))
+      }).pipe(lock.withPermits(1), telemetry.span("MultiDbClient.removeDatabase"))
 
     const updateDatabaseWeight = (id: string, weight: number) =>
       Effect.gen(function* () {
@@ -118,7 +127,7 @@ export const make = (env: Environment): Effect.Effect<Management> =>
         const from = yield* Ref.getAndSet(database.weight, weight)
         yield* publish(MultiDbEvent.DatabaseWeightChanged({ database: id, from, to: weight }))
         yield* reconsiderAfter(id)
-      }).pipe(lock.withPermits(1), Effect.withSpan("MultiDbClient.updateDatabaseWeight"))
+      }).pipe(lock.withPermits(1), telemetry.span("MultiDbClient.updateDatabaseWeight"))
 
     const addHealthCheck = (check: HealthCheck.HealthCheck) =>
       Effect.suspend(() => {
@@ -139,7 +148,11 @@ export const make = (env: Environment): Effect.Effect<Management> =>
     /** Runs a check now and applies it; a check already running is awaited instead of skipped. */
     const checkHealth = (id: string) =>
       Effect.flatMap(require(id), (database) =>
-        Effect.flatMap(database.startCheck, (done) => Effect.asVoid(Deferred.await(done)))
+        Effect.flatMap(telemetry.currentSpan, (parent) =>
+          Effect.flatMap(Effect.provideService(database.startCheck, Telemetry.CheckParent, parent), (done) =>
+            Effect.asVoid(Deferred.await(done))
+          )
+        )
       )
 
     return { setActiveDatabase, addDatabase, removeDatabase, updateDatabaseWeight, addHealthCheck, checkHealth }

@@ -4,6 +4,7 @@ import type { Batch, BatchReplies, ExecuteOptions, Multi, MultiDbClient as Servi
 import { type CommandError, InvalidRequest, TransactionAborted } from "../MultiDbError.js"
 import type * as RedisConnection from "../RedisConnection.js"
 import * as Commands from "./commands.js"
+import * as Telemetry from "./telemetry.js"
 
 type Run = <A>(
   f: (client: RedisConnection.RedisClient) => Promise<A>,
@@ -24,7 +25,8 @@ type RunBlocking = <A>(
 export const make = (
   execute: Run,
   executeIsolated: Run,
-  executeBlocking: RunBlocking = (f, options) => executeIsolated(f, options)
+  executeBlocking: RunBlocking = (f, options) => executeIsolated(f, options),
+  telemetry?: Telemetry.Telemetry
 ) => {
   const rejectMemberLocal = (command: string) =>
     Effect.fail(
@@ -37,10 +39,32 @@ export const make = (
     run: (f, options, block) => (block === undefined ? execute(f, options) : executeBlocking(f, options, block)),
     refuse: (reason) => Effect.fail(new InvalidRequest({ reason }))
   }
-  const commands = Commands.makeCommands(runner) as Service["commands"]
+  /** With keys recorded, each command's `db.query.text` (its keys) goes to its span through `QueryText`. */
+  const keyed = (inner: object): object => {
+    if (telemetry?.options.keys !== true) return inner
+    const cache = new Map<string, (...args: Array<unknown>) => Effect.Effect<unknown, CommandError>>()
+    return new Proxy(inner, {
+      get: (target, property) => {
+        const fn: unknown = Reflect.get(target, property)
+        if (typeof property !== "string" || typeof fn !== "function") return fn
+        let wrapped = cache.get(property)
+        if (wrapped === undefined) {
+          wrapped = (...args) =>
+            Effect.provideService(
+              (fn as (...a: Array<unknown>) => Effect.Effect<unknown, CommandError>)(...args),
+              Telemetry.QueryText,
+              telemetry.queryText(property, args)
+            )
+          cache.set(property, wrapped)
+        }
+        return wrapped
+      }
+    })
+  }
+  const commands = keyed(Commands.makeCommands(runner)) as Service["commands"]
   const sendCommand = Commands.makeSendCommand(runner)
   const withTypeMapping = ((typeMapping: TypeMapping) => ({
-    commands: Commands.makeCommands(runner, typeMapping),
+    commands: keyed(Commands.makeCommands(runner, typeMapping)),
     sendCommand: Commands.makeSendCommand(runner, typeMapping)
   })) as Service["withTypeMapping"]
 

@@ -1,11 +1,16 @@
-import type { Deferred } from "effect"
+import type { Deferred, Tracer } from "effect"
 import type { UnhealthyDatabase } from "../MultiDbError.js"
 import type { SwitchReason } from "../MultiDbEvent.js"
 import type { Database } from "./database.js"
 
-/** What the supervisor is asked to do. Every change of the active database goes through it. */
-export type Signal =
-  /** Keep the active database if it is still eligible, otherwise move to the strategy's pick. */
+/**
+ * What the supervisor is asked to do. Every change of the active database goes through it. `parent`: the span of the
+ * work that sent the signal (a check, a failed command, a management call), so that the switch or check it causes
+ * joins that trace.
+ */
+export type Signal = {
+  readonly parent?: Tracer.AnySpan | undefined
+} /** Keep the active database if it is still eligible, otherwise move to the strategy's pick. */ & (
   | { readonly _tag: "Reevaluate" }
   /** Move to the strategy's pick even when the active database is eligible (auto fallback). */
   | { readonly _tag: "SelectBest"; readonly reason: SwitchReason }
@@ -23,3 +28,4 @@ export type Signal =
   | { readonly _tag: "Check"; readonly id: string }
   /** A command missed its deadline on a database: probe it once, now. */
   | { readonly _tag: "Suspect"; readonly id: string }
+)

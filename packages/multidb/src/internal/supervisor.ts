@@ -1,12 +1,24 @@
-import { Deferred, Duration, Effect, FiberHandle, Metric, Option, PubSub, Queue, Ref, SubscriptionRef } from "effect"
+import {
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  FiberHandle,
+  Option,
+  PubSub,
+  Queue,
+  Ref,
+  SubscriptionRef,
+  type Tracer
+} from "effect"
 import type { DatabaseInfo } from "../DatabaseInfo.js"
 import type * as FailoverStrategy from "../FailoverStrategy.js"
 import type { MultiDbConfig } from "../MultiDbConfig.js"
 import { NoValidDatabase, TemporarilyUnavailable, UnhealthyDatabase } from "../MultiDbError.js"
 import * as MultiDbEvent from "../MultiDbEvent.js"
-import * as Metrics from "../MultiDbMetrics.js"
 import type { Database } from "./database.js"
 import type { Signal } from "./signal.js"
+import * as Telemetry from "./telemetry.js"
 
 /**
  * The supervisor: the registry of databases and the only writer of the active database. One fiber takes signals
@@ -35,9 +47,11 @@ export interface Supervisor {
 export const make = (
   config: MultiDbConfig,
   strategy: FailoverStrategy.Strategy,
-  events: PubSub.PubSub<MultiDbEvent.MultiDbEvent>
+  events: PubSub.PubSub<MultiDbEvent.MultiDbEvent>,
+  telemetryOverride?: Telemetry.Telemetry
 ) =>
   Effect.gen(function* () {
+    const telemetry = telemetryOverride ?? Telemetry.make(config.tracing, yield* Effect.clock)
     const publish = (event: MultiDbEvent.MultiDbEvent) => PubSub.publish(events, event)
     const signals = yield* Queue.unbounded<Signal>()
     const databases = yield* Ref.make<ReadonlyArray<Database>>([])
@@ -50,6 +64,8 @@ export const make = (
     yield* Effect.addFinalizer(() => FiberHandle.clear(unavailableTicker))
     let current: Database | undefined
     let lastActiveId: string | undefined
+    /** When the client last became unavailable (no active database), for `multidb.unavailable.time`. */
+    let unavailableSince: bigint | undefined
 
     const setActive = (database: Database | undefined) =>
       Effect.zipRight(
@@ -72,56 +88,80 @@ export const make = (
         if (!eligible && previous.connection.abandon !== undefined) yield* previous.connection.abandon
       })
 
-    const switchTo = (database: Database, reason: MultiDbEvent.SwitchReason) =>
+    /** Why traffic leaves `previous` for `database`, for the switch's span and log. */
+    const switchCause = (previous: Database | undefined, database: Database, reason: MultiDbEvent.SwitchReason) =>
+      Effect.gen(function* () {
+        if (reason === "manual") return "setActiveDatabase"
+        if (previous === undefined) return "no database was available"
+        const state = yield* previous.circuit.state
+        if (state !== "closed") return previous.lastOpened()?.cause ?? `circuit of ${previous.id} is ${state}`
+        if (reason === "fallback") return `${database.id} is preferred and healthy`
+        return `${database.id} is now the strategy's pick`
+      })
+
+    /** `parent`: the span of the work that caused the switch (none: the switch starts a new trace). */
+    const switchTo = (database: Database, reason: MultiDbEvent.SwitchReason, parent: Tracer.AnySpan | undefined) =>
       Effect.gen(function* () {
         const previous = current
         yield* FiberHandle.clear(unavailableTicker)
         yield* Ref.set(unavailable, Option.none())
         if (previous === database) return
-        yield* setActive(database)
-        yield* Effect.flatMap(Ref.get(available), (done) => Deferred.succeed(done, undefined))
         const oldDatabase = previous?.id ?? lastActiveId
-        lastActiveId = database.id
-        yield* Metric.increment(
-          Metric.tagged(
-            Metric.tagged(Metric.tagged(Metrics.failovers, "from", oldDatabase ?? "none"), "to", database.id),
-            "reason",
-            reason
-          )
+        const cause = yield* switchCause(previous, database, reason)
+        yield* telemetry.switched(
+          { from: oldDatabase, to: database.id, reason, cause, parent },
+          Effect.gen(function* () {
+            yield* setActive(database)
+            yield* Effect.flatMap(Ref.get(available), (done) => Deferred.succeed(done, undefined))
+            lastActiveId = database.id
+            if (unavailableSince !== undefined) {
+              const now = yield* Clock.currentTimeNanos
+              yield* telemetry.available(database.id, Number(now - unavailableSince) / 1e9)
+              unavailableSince = undefined
+            }
+            yield* publish(MultiDbEvent.ActiveDatabaseChanged({ oldDatabase, newDatabase: database.id, reason }))
+            if (previous !== undefined) yield* settle(previous)
+          })
         )
-        yield* publish(MultiDbEvent.ActiveDatabaseChanged({ oldDatabase, newDatabase: database.id, reason }))
-        if (previous !== undefined) yield* settle(previous)
       })
 
-    const becomeUnavailable = Effect.gen(function* () {
-      const previous = current
-      if (previous !== undefined) lastActiveId = previous.id
-      yield* setActive(undefined)
-      if (Option.isSome(yield* Ref.get(unavailable))) return
-      if (yield* Effect.flatMap(Ref.get(available), Deferred.isDone))
-        yield* Ref.set(available, yield* Deferred.make<void>())
-      if (previous !== undefined) yield* settle(previous)
-      yield* Ref.set(unavailable, Option.some(1))
-      yield* publish(MultiDbEvent.AllDatabasesUnavailable({ attempt: 1, maxAttempts: config.failoverAttempts }))
-      const tick = Effect.gen(function* () {
-        const attempt = yield* Ref.updateAndGet(
-          unavailable,
-          Option.map((n) => n + 1)
-        )
-        if (Option.isSome(attempt) && attempt.value <= config.failoverAttempts + 1) {
-          yield* publish(
-            MultiDbEvent.AllDatabasesUnavailable({ attempt: attempt.value, maxAttempts: config.failoverAttempts })
+    const becomeUnavailable = (parent: Tracer.AnySpan | undefined) =>
+      Effect.gen(function* () {
+        const previous = current
+        if (previous !== undefined) lastActiveId = previous.id
+        yield* setActive(undefined)
+        if (Option.isSome(yield* Ref.get(unavailable))) return
+        if (yield* Effect.flatMap(Ref.get(available), Deferred.isDone))
+          yield* Ref.set(available, yield* Deferred.make<void>())
+        if (previous !== undefined) yield* settle(previous)
+        yield* Ref.set(unavailable, Option.some(1))
+        unavailableSince = yield* Clock.currentTimeNanos
+        yield* telemetry.unavailable(1, config.failoverAttempts, parent)
+        yield* publish(MultiDbEvent.AllDatabasesUnavailable({ attempt: 1, maxAttempts: config.failoverAttempts }))
+        const tick = Effect.gen(function* () {
+          const attempt = yield* Ref.updateAndGet(
+            unavailable,
+            Option.map((n) => n + 1)
           )
-        }
+          if (Option.isSome(attempt) && attempt.value <= config.failoverAttempts + 1) {
+            yield* telemetry.unavailable(attempt.value, config.failoverAttempts)
+            yield* publish(
+              MultiDbEvent.AllDatabasesUnavailable({ attempt: attempt.value, maxAttempts: config.failoverAttempts })
+            )
+          }
+        })
+        yield* FiberHandle.run(
+          unavailableTicker,
+          tick.pipe(
+            Effect.delay(config.failoverDelay),
+            Effect.repeat({ times: config.failoverAttempts }),
+            Effect.asVoid
+          )
+        )
       })
-      yield* FiberHandle.run(
-        unavailableTicker,
-        tick.pipe(Effect.delay(config.failoverDelay), Effect.repeat({ times: config.failoverAttempts }), Effect.asVoid)
-      )
-    })
 
     /** Keeps the active database if it is still eligible, otherwise (or when `best`) switches to the strategy's pick. */
-    const reconcile = (best: boolean, reason: MultiDbEvent.SwitchReason) =>
+    const reconcile = (best: boolean, reason: MultiDbEvent.SwitchReason, parent: Tracer.AnySpan | undefined) =>
       Effect.gen(function* () {
         const list = yield* Ref.get(databases)
         if (!best && current !== undefined && list.includes(current)) {
@@ -129,8 +169,8 @@ export const make = (
         }
         const pick = strategy.select(yield* snapshot)
         const database = Option.isSome(pick) ? list.find((d) => d.id === pick.value) : undefined
-        if (database === undefined) return yield* becomeUnavailable
-        yield* switchTo(database, reason)
+        if (database === undefined) return yield* becomeUnavailable(parent)
+        yield* switchTo(database, reason, parent)
       })
 
     /**
@@ -138,16 +178,16 @@ export const make = (
      * is no longer eligible, or when the change is about the active database or the strategy's new pick. A manual
      * choice is otherwise left alone (only auto fallback moves away from it).
      */
-    const reconsider = (candidate: string) =>
+    const reconsider = (candidate: string, parent: Tracer.AnySpan | undefined) =>
       Effect.gen(function* () {
         const list = yield* Ref.get(databases)
         const pick = strategy.select(yield* snapshot)
         const valid = current !== undefined && list.includes(current) && (yield* current.circuit.state) === "closed"
-        if (!valid || current === undefined) return yield* reconcile(false, "automatic")
+        if (!valid || current === undefined) return yield* reconcile(false, "automatic", parent)
         if (Option.isNone(pick)) return
         if (pick.value === candidate || current.id === candidate) {
           const database = list.find((d) => d.id === pick.value)
-          if (database !== undefined) yield* switchTo(database, "automatic")
+          if (database !== undefined) yield* switchTo(database, "automatic", parent)
         }
       })
 
@@ -155,17 +195,23 @@ export const make = (
       Effect.flatMap(byId(id), (database) => (database === undefined ? Effect.void : Effect.asVoid(f(database))))
 
     const handle = (signal: Signal): Effect.Effect<void> => {
+      const parent = signal.parent
       switch (signal._tag) {
         case "Reconsider":
-          return reconsider(signal.candidate).pipe(Effect.ensuring(Deferred.succeed(signal.done, undefined)))
+          return reconsider(signal.candidate, parent).pipe(Effect.ensuring(Deferred.succeed(signal.done, undefined)))
         case "Reevaluate":
-          return reconcile(false, "automatic")
+          return reconcile(false, "automatic", parent)
         case "SelectBest":
-          return reconcile(true, signal.reason)
+          return reconcile(true, signal.reason, parent)
         case "Check":
-          return withDatabase(signal.id, (database) => database.startCheck)
+          // the check (forked by `startCheck`) is a child of the failed command that asked for it
+          return withDatabase(signal.id, (database) =>
+            Effect.provideService(database.startCheck, Telemetry.CheckParent, parent)
+          )
         case "Suspect":
-          return withDatabase(signal.id, (database) => Effect.forkIn(database.probe, database.scope))
+          return withDatabase(signal.id, (database) =>
+            Effect.forkIn(Effect.provideService(database.probe, Telemetry.CheckParent, parent), database.scope)
+          )
         case "ConnectionLost":
           return withDatabase(signal.id, (database) => database.connectionLost)
         case "SetActive":
@@ -176,7 +222,7 @@ export const make = (
                 new UnhealthyDatabase({ database: signal.database.id, cause: "it was removed" })
               )
             }
-            yield* switchTo(signal.database, "manual")
+            yield* switchTo(signal.database, "manual", parent)
             yield* Deferred.succeed(signal.done, undefined)
           })
       }
