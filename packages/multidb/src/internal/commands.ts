@@ -296,6 +296,8 @@ interface Definition {
 
 interface Parser {
   readonly redisArgs: ReadonlyArray<string | Buffer>
+  /** The arguments node-redis knows to be keys. */
+  readonly keys: ReadonlyArray<string | Buffer>
 }
 
 const loaded = ((): {
@@ -309,12 +311,15 @@ const loaded = ((): {
     const Basic = fromRedis("@redis/client/dist/lib/client/parser.js").BasicCommandParser as new () => Parser
     return { definitions, parser: () => new Basic() }
   } catch {
-    return { definitions: {}, parser: () => ({ redisArgs: [] }) }
+    return { definitions: {}, parser: () => ({ redisArgs: [], keys: [] }) }
   }
 })()
 
-/** The words a node-redis command method sends for these arguments (`undefined` if it cannot parse them). */
-export const redisArgs = (method: string, args: ReadonlyArray<unknown>): ReadonlyArray<string | Buffer> | undefined => {
+/**
+ * node-redis' parse of a command method's arguments: the words it sends and which of them are keys (`undefined` when
+ * node-redis does not describe the method or cannot parse these arguments).
+ */
+export const parseCall = (method: string, args: ReadonlyArray<unknown>): Parser | undefined => {
   const definition = loaded.definitions[method]
   if (definition === undefined) return undefined
   const parser = loaded.parser()
@@ -323,8 +328,12 @@ export const redisArgs = (method: string, args: ReadonlyArray<unknown>): Readonl
   } catch {
     return undefined
   }
-  return parser.redisArgs
+  return parser
 }
+
+/** The words a node-redis command method sends for these arguments (`undefined` if it cannot parse them). */
+export const redisArgs = (method: string, args: ReadonlyArray<unknown>): ReadonlyArray<string | Buffer> | undefined =>
+  parseCall(method, args)?.redisArgs
 
 /** The node-redis method names that are data commands. */
 export const dataMethods = (): ReadonlyArray<string> =>

@@ -3,7 +3,6 @@
  * names. Spans follow OpenTelemetry's database semantic conventions; with `tracing: false` no span is made at all
  * (the hot path does not even enter `Effect.useSpan`), while metrics are always recorded.
  */
-import { createRequire } from "node:module"
 import {
   type Clock,
   Context,
@@ -22,6 +21,7 @@ import type * as HealthCheck from "../HealthCheck.js"
 import type { MultiDbError } from "../MultiDbError.js"
 import type * as MultiDbEvent from "../MultiDbEvent.js"
 import * as Metrics from "../MultiDbMetrics.js"
+import { parseCall } from "./commands.js"
 
 // ---- names ---------------------------------------------------------------------------------------------------------
 
@@ -226,55 +226,19 @@ export const causeAttributes = (cause: unknown): Record<string, string> => {
 
 // ---- keys ----------------------------------------------------------------------------------------------------------
 
-interface CommandParser {
-  readonly redisArgs: ReadonlyArray<unknown>
-  readonly keys: ReadonlyArray<unknown>
-}
-export interface NodeRedisInternals {
-  readonly commands: Record<
-    string,
-    { readonly parseCommand?: (parser: CommandParser, ...args: Array<unknown>) => void }
-  >
-  readonly Parser: new () => CommandParser
-}
-
-/**
- * node-redis' own command definitions and argument parser, which know which arguments are keys. Not part of its
- * public API, so loaded only when keys are to be recorded, and given up on (no `db.query.text`) if they move.
- */
-const loadNodeRedisInternals = (): NodeRedisInternals | null => {
-  try {
-    const require = createRequire(createRequire(import.meta.url).resolve("redis"))
-    const commands = require("@redis/client/dist/lib/commands").default
-    const Parser = require("@redis/client/dist/lib/client/parser").BasicCommandParser
-    return typeof Parser === "function" && typeof commands === "object" ? { commands, Parser } : null
-  } catch {
-    return null
-  }
-}
-
 const argumentText = (value: unknown) => (Buffer.isBuffer(value) ? value.toString("utf8") : String(value))
 
 /**
  * The `db.query.text` of a `commands.<method>(...args)` call with its keys shown and every other argument as `?`
  * (`SET user:1 ?`), or undefined when the command is not one node-redis describes.
  */
-export const queryText = (
-  method: string,
-  args: ReadonlyArray<unknown>,
-  redis: NodeRedisInternals | null = loadNodeRedisInternals()
-): string | undefined => {
-  const parse = redis?.commands[method]?.parseCommand
-  if (redis === null || parse === undefined) return undefined
-  try {
-    const parser = new redis.Parser()
-    parse(parser, ...args)
-    const keys = new Set(parser.keys.map(argumentText))
-    const words = parser.redisArgs.map(argumentText)
-    return words.map((word, i) => (i === 0 || keys.has(word) ? word : "?")).join(" ")
-  } catch {
-    return undefined
-  }
+export const queryText = (method: string, args: ReadonlyArray<unknown>): string | undefined => {
+  const parsed = parseCall(method, args)
+  if (parsed === undefined) return undefined
+  const keys = new Set(parsed.keys.map(argumentText))
+  return parsed.redisArgs
+    .map((word, i) => (i === 0 || keys.has(argumentText(word)) ? argumentText(word) : "?"))
+    .join(" ")
 }
 
 // ---- operations ----------------------------------------------------------------------------------------------------
@@ -395,7 +359,6 @@ export const make = (option: TracingOption | undefined, clock: Clock.Clock): Tel
   /** Histograms of operations that found no database (no database attributes). */
   const noDatabase = new Map<string, Metric.Metric.Histogram<number>>()
   /** node-redis' command descriptions, loaded once when keys are recorded. */
-  const internals = options.keys ? loadNodeRedisInternals() : null
 
   const operation = (label: string): Operation => {
     let op = operations.get(label)
@@ -638,7 +601,7 @@ export const make = (option: TracingOption | undefined, clock: Clock.Clock): Tel
     : Effect.succeed(undefined)
 
   return {
-    queryText: (method, args) => (internals === null ? undefined : queryText(method, args, internals)),
+    queryText: (method, args) => (options.keys ? queryText(method, args) : undefined),
     currentSpan,
     options,
     operation,
