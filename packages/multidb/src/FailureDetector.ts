@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 
 /**
  * What one command taught about its database. A `neutral` outcome (an interrupted caller) is not recorded.
@@ -56,53 +56,52 @@ export interface Options {
  * @since 0.1.0
  */
 export const make = (options: Options): Effect.Effect<FailureDetector> =>
-  Effect.sync(() => {
-    const bucketCount = Math.max(1, Math.floor(options.buckets ?? 10))
-    const bucketMillis = Math.max(1, Duration.toMillis(options.window) / bucketCount)
-    // Bucket i holds the counts of time slot epochs[i]; a slot older than the window is stale and is overwritten.
-    const epochs = new Float64Array(bucketCount).fill(-1)
-    const successes = new Float64Array(bucketCount)
-    const failures = new Float64Array(bucketCount)
+  // The clock is read once, when the detector is made (a TestClock then too): recording reads no service per command.
+  Effect.clockWith((clock) =>
+    Effect.sync(() => {
+      const bucketCount = Math.max(1, Math.floor(options.buckets ?? 10))
+      const bucketMillis = Math.max(1, Duration.toMillis(options.window) / bucketCount)
+      // Bucket i holds the counts of time slot epochs[i]; a slot older than the window is stale and is overwritten.
+      const epochs = new Float64Array(bucketCount).fill(-1)
+      const successes = new Float64Array(bucketCount)
+      const failures = new Float64Array(bucketCount)
 
-    /** The bucket index of time `now`, cleared first when it still holds an older slot. */
-    const slotOf = (now: number) => {
-      const epoch = Math.floor(now / bucketMillis)
-      const index = epoch % bucketCount
-      if (epochs[index] !== epoch) {
-        epochs[index] = epoch
-        successes[index] = 0
-        failures[index] = 0
-      }
-      return index
-    }
-
-    const totals = (epoch: number): Snapshot => {
-      let s = 0
-      let f = 0
-      for (let i = 0; i < bucketCount; i++) {
-        if (epochs[i]! > epoch - bucketCount) {
-          s += successes[i]!
-          f += failures[i]!
+      /** The bucket index of time `now`, cleared first when it still holds an older slot. */
+      const slotOf = (now: number) => {
+        const epoch = Math.floor(now / bucketMillis)
+        const index = epoch % bucketCount
+        if (epochs[index] !== epoch) {
+          epochs[index] = epoch
+          successes[index] = 0
+          failures[index] = 0
         }
+        return index
       }
-      return { successes: s, failures: f }
-    }
 
-    const clear = () => {
-      epochs.fill(-1)
-      successes.fill(0)
-      failures.fill(0)
-    }
+      const totals = (epoch: number): Snapshot => {
+        let s = 0
+        let f = 0
+        for (let i = 0; i < bucketCount; i++) {
+          if (epochs[i]! > epoch - bucketCount) {
+            s += successes[i]!
+            f += failures[i]!
+          }
+        }
+        return { successes: s, failures: f }
+      }
 
-    // Both effects are built once: recording an outcome (every command does) allocates no effect.
-    const recordSuccess: Effect.Effect<boolean> = Effect.clockWith((clock) =>
-      Effect.sync(() => {
+      const clear = () => {
+        epochs.fill(-1)
+        successes.fill(0)
+        failures.fill(0)
+      }
+
+      // Both effects are built once: recording an outcome (every command does) allocates no effect.
+      const recordSuccess: Effect.Effect<boolean> = Effect.sync(() => {
         successes[slotOf(clock.unsafeCurrentTimeMillis())]! += 1
         return false
       })
-    )
-    const recordFailure: Effect.Effect<boolean> = Effect.clockWith((clock) =>
-      Effect.sync(() => {
+      const recordFailure: Effect.Effect<boolean> = Effect.sync(() => {
         const now = clock.unsafeCurrentTimeMillis()
         failures[slotOf(now)]! += 1
         const t = totals(Math.floor(now / bucketMillis))
@@ -112,15 +111,15 @@ export const make = (options: Options): Effect.Effect<FailureDetector> =>
         if (tripped) clear()
         return tripped
       })
-    )
-    const record = (outcome: Outcome) => (outcome === "success" ? recordSuccess : recordFailure)
+      const record = (outcome: Outcome) => (outcome === "success" ? recordSuccess : recordFailure)
 
-    return {
-      record,
-      reset: Effect.sync(clear),
-      snapshot: Clock.currentTimeMillis.pipe(Effect.map((now) => totals(Math.floor(now / bucketMillis))))
-    }
-  })
+      return {
+        record,
+        reset: Effect.sync(clear),
+        snapshot: Effect.sync(() => totals(Math.floor(clock.unsafeCurrentTimeMillis() / bucketMillis)))
+      }
+    })
+  )
 
 /**
  * Builds the detector of one database (by default `make` above). Replace it with a Layer to detect failures

@@ -99,6 +99,9 @@ export const triggeredCheckSpacing = 250
 export const hangProbeTimeout = (config: MultiDbConfig): Duration.Duration =>
   Duration.min(config.hangProbeTimeout, config.healthCheckTimeout)
 
+/** The extra tags of a metric update whose tags are baked into its key: one array for every command. */
+const noTags: Array<MetricLabel.MetricLabel> = []
+
 const circuitGaugeValue = { closed: 0, "half-open": 1, open: 2 } as const
 
 /** Opens the connections of a database and builds its value, in a scope of its own under `parent`. */
@@ -271,7 +274,7 @@ export const make = (
       })
     const recordFailure = (command: string, reason: string, span?: Tracer.AnySpan) =>
       Effect.gen(function* () {
-        failures.unsafeUpdate(1, [])
+        failures.unsafeUpdate(1, noTags)
         yield* publish(MultiDbEvent.CommandsFailed({ database: id, commands: [command], error: reason }))
         yield* failed(reason, span)
       })
@@ -309,11 +312,11 @@ export const make = (
       lastHealth,
       recordSuccess: Effect.zipRight(
         detector.record("success"),
-        Effect.sync(() => successes.unsafeUpdate(1, []))
+        Effect.sync(() => successes.unsafeUpdate(1, noTags))
       ),
       recordReply: Effect.zipRight(
         detector.record("success"),
-        Effect.sync(() => replies.unsafeUpdate(1, []))
+        Effect.sync(() => replies.unsafeUpdate(1, noTags))
       ),
       recordFailure,
       connectionLost: failed("connection lost", undefined),
