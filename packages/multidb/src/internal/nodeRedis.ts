@@ -12,11 +12,11 @@ const reconnectStrategy = (retries: number) =>
   Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 50)
 
 export const clientOptions = (config: DatabaseConfig, options: ConnectOptions): RedisClientOptions => {
-  const base = (config.clientOptions ?? {}) as RedisClientOptions
+  const base = config.redisOptions ?? {}
   const socket = (base.socket ?? {}) as Record<string, unknown>
   return {
     ...base,
-    ...(config.url === undefined ? {} : { url: config.url }),
+    ...(config.redisUrl === undefined ? {} : { url: config.redisUrl }),
     disableOfflineQueue: true,
     // node-redis' own timeout (5 s by default) arms an AbortSignal timer per command and only covers the wait to be
     // written; the connection's deadlines (see `deadlines`) cover the whole command, so it is switched off.
@@ -379,11 +379,11 @@ const openCluster = (options: RedisClusterOptions) => (): Opened & { readonly cl
 
 const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
   Effect.gen(function* () {
-    const base = (config.cluster?.options ?? {}) as Partial<RedisClusterOptions>
+    const base = config.clusterOptions ?? {}
     const defaults = (base.defaults ?? {}) as Record<string, unknown>
     const clusterOptions = {
       ...base,
-      rootNodes: config.cluster!.rootNodes.map((node) => ({ url: node.url })),
+      rootNodes: config.clusterRootNodes.map((node) => ({ url: node.url })),
       defaults: {
         ...defaults,
         disableOfflineQueue: true,
