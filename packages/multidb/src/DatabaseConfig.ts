@@ -36,6 +36,7 @@ const fields = {
  * How a database is reached, exactly as configured (credentials included).
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Connection {
   readonly url?: string | undefined
@@ -51,6 +52,7 @@ export interface Connection {
  * connector reads the real values through `redisUrl`, `redisOptions`, `clusterRootNodes` and `clusterOptions`.
  *
  * @since 0.1.0
+ * @category models
  */
 export class DatabaseConfig extends Schema.Class<DatabaseConfig>("DatabaseConfig")({
   /** Unique name used by events, errors and the runtime-management calls; defaults to `host:port`. */
@@ -197,6 +199,7 @@ const Input = Schema.Struct({ id: Schema.optional(Schema.NonEmptyTrimmedString),
  * it is missing.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const FromInput = Schema.transformOrFail(Input, Schema.typeSchema(DatabaseConfig), {
   strict: true,
@@ -241,6 +244,7 @@ export const FromInput = Schema.transformOrFail(Input, Schema.typeSchema(Databas
  * The plain form of a database configuration: what `MultiDbClient.addDatabase` and the `databases` list take.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Input = Schema.Schema.Encoded<typeof FromInput>
 
@@ -249,6 +253,7 @@ export type Input = Schema.Schema.Encoded<typeof FromInput>
  * would otherwise be silently ignored).
  *
  * @since 0.2.0
+ * @category decoding
  */
 export const parseOptions = { errors: "all", onExcessProperty: "error" } as const
 
@@ -257,6 +262,7 @@ export const parseOptions = { errors: "all", onExcessProperty: "error" } as cons
  * path with a short reason (`weight: expected a number ≥ 0, got -1`); credentials never appear in it.
  *
  * @since 0.1.0
+ * @category decoding
  */
 export const decode = (input: unknown): Effect.Effect<DatabaseConfig, ParseResult.ParseError> =>
   Schema.decodeUnknown(FromInput, parseOptions)(input).pipe(Effect.mapError(simplify))

@@ -61,6 +61,7 @@ const Databases = Schema.NonEmptyArray(DatabaseConfig.FromInput).pipe(
  * A fully defaulted, validated client configuration. Decode a plain object with `MultiDbConfig.decode`.
  *
  * @since 0.1.0
+ * @category models
  */
 export class MultiDbConfig extends Schema.Class<MultiDbConfig>("MultiDbConfig")(
   Schema.Struct({
@@ -142,6 +143,7 @@ export class MultiDbConfig extends Schema.Class<MultiDbConfig>("MultiDbConfig")(
  * The plain form of a configuration, as an application writes it.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Input = Schema.Schema.Encoded<typeof MultiDbConfig>
 
@@ -151,6 +153,7 @@ export type Input = Schema.Schema.Encoded<typeof MultiDbConfig>
  * (`databases[1].weight: expected a number ≥ 0, got "x"`); credentials never appear in it.
  *
  * @since 0.1.0
+ * @category decoding
  */
 export const decode = (input: unknown): Effect.Effect<MultiDbConfig, ParseResult.ParseError> =>
   Schema.decodeUnknown(MultiDbConfig, DatabaseConfig.parseOptions)(input).pipe(Effect.mapError(simplify))
@@ -159,6 +162,7 @@ export const decode = (input: unknown): Effect.Effect<MultiDbConfig, ParseResult
  * The message of a configuration error, short and with credentials masked: one `path: reason` line per problem.
  *
  * @since 0.2.0
+ * @category decoding
  */
 export const formatError = (error: ParseResult.ParseError): string => simplify(error).message
 
@@ -220,6 +224,7 @@ const optionalNumber = (name: string) =>
  * every other option is `MULTIDB_` + its name in upper snake case (`MULTIDB_HEALTH_CHECK_INTERVAL="1 second"`).
  *
  * @since 0.1.0
+ * @category environment
  */
 export const fromEnv: Config.Config<Input> = Config.all({
   databases: Config.string("DATABASES").pipe(
@@ -267,5 +272,6 @@ export const fromEnv: Config.Config<Input> = Config.all({
  * Reads and decodes the configuration from environment variables in one step.
  *
  * @since 0.1.0
+ * @category environment
  */
 export const loadFromEnv = fromEnv.pipe(Effect.flatMap(decode))
