@@ -18,6 +18,7 @@ import {
 import type * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as DatabaseConfig from "../DatabaseConfig.js"
 import type { DatabaseInfo } from "../DatabaseInfo.js"
+import * as FailureCause from "../FailureCause.js"
 import type * as FailureDetector from "../FailureDetector.js"
 import * as HealthCheck from "../HealthCheck.js"
 import type { MultiDbConfig } from "../MultiDbConfig.js"
@@ -174,7 +175,8 @@ export const make = (
           database: id,
           healthy: result.healthy,
           failbackAllowed: result.failbackAllowed,
-          ...(result.cause === undefined ? {} : { cause: result.cause })
+          ...(result.cause === undefined ? {} : { cause: result.cause }),
+          ...(result.failure === undefined ? {} : { failure: result.failure })
         })
       )
       return result
@@ -248,13 +250,23 @@ export const make = (
           if ((yield* circuit.state) !== "closed") return
           const answered = yield* connection.health.ping.pipe(Effect.timeout(probeBound), Effect.isSuccess)
           if (answered || (yield* circuit.state) !== "closed") return
+          const message = `a command missed its deadline and PING got no answer within ${Duration.format(probeBound)}`
           const result: HealthCheck.Result = {
             healthy: false,
             failbackAllowed: false,
-            cause: `a command missed its deadline and PING got no answer within ${Duration.format(probeBound)}`
+            cause: message,
+            failure: FailureCause.make("timeout", message)
           }
           yield* Ref.set(lastHealth, Option.some(result))
-          yield* publish(MultiDbEvent.HealthCheckCompleted({ database: id, ...result, cause: result.cause! }))
+          yield* publish(
+            MultiDbEvent.HealthCheckCompleted({
+              database: id,
+              healthy: false,
+              failbackAllowed: false,
+              cause: message,
+              failure: result.failure!
+            })
+          )
           yield* open(result.cause, yield* Telemetry.CheckParent)
         })
       )

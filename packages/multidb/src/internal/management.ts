@@ -62,7 +62,11 @@ export const make = (env: Environment): Effect.Effect<Management> =>
       )
 
     const unhealthy = (database: string, result: HealthCheck.Result) =>
-      new UnhealthyDatabase({ database, ...(result.cause === undefined ? {} : { cause: result.cause }) })
+      new UnhealthyDatabase({
+        database,
+        ...(result.cause === undefined ? {} : { cause: result.cause }),
+        ...(result.failure === undefined ? {} : { failure: result.failure })
+      })
 
     const setActiveDatabase = (id: string) =>
       Effect.gen(function* () {
