@@ -4,8 +4,8 @@
  * @since 0.1.0
  */
 import { Data } from "effect"
-import type { FailureCause } from "./FailureCause.js"
 import type { CircuitState } from "./CircuitBreaker.js"
+import type { FailureCause } from "./FailureCause.js"
 
 /**
  * Why the active database changed.

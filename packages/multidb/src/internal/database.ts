@@ -21,7 +21,7 @@ import type { DatabaseInfo } from "../DatabaseInfo.js"
 import * as FailureCause from "../FailureCause.js"
 import type * as FailureDetector from "../FailureDetector.js"
 import * as HealthCheck from "../HealthCheck.js"
-import type { MultiDbConfig } from "../MultiDbConfig.js"
+import { type MultiDbConfig, minimumCheckSpacing } from "../MultiDbConfig.js"
 import * as MultiDbEvent from "../MultiDbEvent.js"
 import * as Metrics from "../MultiDbMetrics.js"
 import type * as RedisConnection from "../RedisConnection.js"
@@ -207,6 +207,20 @@ export const make = (
       )
     )
 
+    // The floor on how often this database is checked: a check starts at least `minimumCheckSpacing` after the
+    // previous one started, so a zero grace period against a database that stays down cannot become a busy loop.
+    const lastCheckStart = yield* Ref.make(Number.NEGATIVE_INFINITY)
+    const spacing = Duration.toMillis(minimumCheckSpacing)
+    const spaced = Effect.zipRight(
+      Effect.clockWith((clock) =>
+        Effect.flatMap(Ref.get(lastCheckStart), (last) => {
+          const wait = last + spacing - clock.unsafeCurrentTimeMillis()
+          return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
+        })
+      ).pipe(Effect.zipRight(Effect.clockWith((clock) => Ref.set(lastCheckStart, clock.unsafeCurrentTimeMillis())))),
+      checkAndApply
+    )
+
     const startCheck = Effect.flatMap(Deferred.make<HealthCheck.Result>(), (fresh) =>
       Effect.flatMap(
         Ref.modify(
@@ -220,7 +234,7 @@ export const make = (
           mine
             ? Effect.as(
                 Effect.forkIn(
-                  checkAndApply.pipe(
+                  spaced.pipe(
                     Effect.onExit((exit) =>
                       Effect.zipRight(Ref.set(running, Option.none()), Deferred.done(deferred, exit))
                     )

@@ -40,12 +40,16 @@ const runOne = (check: HealthCheck, target: Target, defaults: Defaults): Effect.
       const verdict = decide(policy, probes, passed, failed)
       if (verdict !== undefined) {
         return Effect.succeed(
-          verdict ? { passed: true } : { passed: false, failure: last ?? FailureCause.make("unhealthy", "probe failed") }
+          verdict
+            ? { passed: true }
+            : { passed: false, failure: last ?? FailureCause.make("unhealthy", "probe failed") }
         )
       }
       const probe = check.probe(target).pipe(
         Effect.map((ok) =>
-          ok ? Option.none<FailureCause.FailureCause>() : Option.some(FailureCause.make("unhealthy", "probe answered unhealthy"))
+          ok
+            ? Option.none<FailureCause.FailureCause>()
+            : Option.some(FailureCause.make("unhealthy", "probe answered unhealthy"))
         ),
         Effect.catchAllCause((cause) =>
           Cause.isInterruptedOnly(cause)
