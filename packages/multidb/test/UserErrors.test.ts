@@ -29,9 +29,9 @@ describe("errors thrown by user code inside execute are not Redis outcomes (issu
         })
       )
       const outcome = (name: string) =>
-        Metrics.commandOutcomes.pipe(
-          Metric.tagged("database", "user-east"),
-          Metric.tagged("outcome", name)
+        Metrics.commandAttempts.pipe(
+          Metric.tagged("multidb.database", "user-east"),
+          Metric.tagged("multidb.outcome", name)
         ) as Metric.Metric.Counter<number>
       const before = yield* Effect.all(
         [outcome("success"), outcome("reply_error"), outcome("failure")].map(counterValue)
