@@ -19,6 +19,11 @@ export type Classification =
   | { readonly _tag: "Unavailable"; readonly mayHaveExecuted: boolean; readonly reason: string }
   /** A watched key changed: the transaction was not applied; not a database failure. */
   | { readonly _tag: "WatchConflict" }
+  /**
+   * Thrown by the caller's own code inside `execute` (a `TypeError`, a bad argument), not by Redis or the network:
+   * neither a success nor a failure of the database; it reaches the caller as a defect (`Effect.die`).
+   */
+  | { readonly _tag: "UserError" }
 
 /**
  * Classifies errors thrown by node-redis (or by the in-memory connection); `classify` below unless replaced. Provide
@@ -33,7 +38,8 @@ export class ErrorClassifier extends Context.Reference<ErrorClassifier>()("@effe
 /**
  * The default classification: connection refused / reset / closed, timeouts, `LOADING`,
  * `MASTERDOWN`, `CLUSTERDOWN`, `TRYAGAIN`, `READONLY` and max-clients replies are failures; other error replies are
- * answers.
+ * answers; anything that is neither a Redis reply nor a client, socket or system error is the caller's own
+ * (`UserError`).
  *
  * @since 0.1.0
  */

@@ -53,7 +53,7 @@ export const make = (kind: Kind, message: string): FailureCause => new FailureCa
  * @category utils
  */
 export const mask = (text: string): string =>
-  text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]*)(:[^\s@/]*)?@/gi, (_, scheme: string, user: string, pass) =>
+  text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]*)(:[^\s/]*)?@/gi, (_, scheme: string, user: string, pass) =>
     pass === undefined ? `${scheme}***@` : `${scheme}${user}:***@`
   )
 

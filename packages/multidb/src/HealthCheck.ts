@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { Context, type Duration, Effect, Layer } from "effect"
+import type * as FailureCause from "./FailureCause.js"
 import * as internal from "./internal/healthCheck.js"
 import type { HealthConnection } from "./RedisConnection.js"
 
@@ -73,7 +74,10 @@ export interface Defaults {
 export interface Result {
   readonly healthy: boolean
   readonly failbackAllowed: boolean
+  /** What failed, in words (`ping: auth: WRONGPASS ...`). */
   readonly cause?: string
+  /** What failed, typed: `kind` (auth, tls, dns, refused, timeout, ...) and the underlying message. */
+  readonly failure?: FailureCause.FailureCause
 }
 
 /**

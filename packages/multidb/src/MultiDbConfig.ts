@@ -4,11 +4,31 @@
  *
  * @since 0.1.0
  */
-import { Config, ConfigError, Duration, Effect, Either, Schema } from "effect"
+import { Config, ConfigError, Duration, Effect, Either, type ParseResult, Schema } from "effect"
 import * as DatabaseConfig from "./DatabaseConfig.js"
+import { mask } from "./FailureCause.js"
 import * as HealthCheck from "./HealthCheck.js"
+import { nearest, simplify } from "./internal/configError.js"
 import { quorum } from "./internal/healthCheck.js"
-import { DurationInput, Fraction, IntAtLeast, PositiveDuration } from "./internal/schemas.js"
+import { DurationInput, Fraction, IntAtLeast, maxTimerMillis, PositiveDuration } from "./internal/schemas.js"
+
+/**
+ * The floor on how often one database is health-checked: two checks of the same database start at least this far
+ * apart, whatever the grace period, probe delay or failure-triggered checks ask for, so a zero grace period against a
+ * database that stays down cannot turn into a busy loop.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const minimumCheckSpacing: Duration.Duration = Duration.millis(100)
+
+/**
+ * The longest duration any option accepts: what a Node timer can hold (2^31 - 1 ms, about 24.8 days).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const maximumDuration: Duration.Duration = Duration.millis(maxTimerMillis)
 
 const HealthCheckSchema = Schema.declare(
   (u: unknown): u is HealthCheck.HealthCheck =>
@@ -33,13 +53,15 @@ const Databases = Schema.NonEmptyArray(DatabaseConfig.FromInput).pipe(
       seen.add(id)
     }
     return true
-  })
+  }),
+  Schema.annotations({ description: "a non-empty list of databases" })
 )
 
 /**
  * A fully defaulted, validated client configuration. Decode a plain object with `MultiDbConfig.decode`.
  *
  * @since 0.1.0
+ * @category models
  */
 export class MultiDbConfig extends Schema.Class<MultiDbConfig>("MultiDbConfig")(
   Schema.Struct({
@@ -121,46 +143,80 @@ export class MultiDbConfig extends Schema.Class<MultiDbConfig>("MultiDbConfig")(
  * The plain form of a configuration, as an application writes it.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Input = Schema.Schema.Encoded<typeof MultiDbConfig>
 
 /**
- * Decodes and validates a plain configuration; fails with a `ParseError` naming the offending path.
+ * Decodes and validates a plain configuration. Unknown keys are rejected (naming the nearest known one). Fails with a
+ * `ParseError` whose message lists each problem on a line of its own, path first
+ * (`databases[1].weight: expected a number ≥ 0, got "x"`); credentials never appear in it.
  *
  * @since 0.1.0
+ * @category decoding
  */
-export const decode = Schema.decodeUnknown(MultiDbConfig)
+export const decode = (input: unknown): Effect.Effect<MultiDbConfig, ParseResult.ParseError> =>
+  Schema.decodeUnknown(MultiDbConfig, DatabaseConfig.parseOptions)(input).pipe(Effect.mapError(simplify))
+
+/**
+ * The message of a configuration error, short and with credentials masked: one `path: reason` line per problem.
+ *
+ * @since 0.2.0
+ * @category decoding
+ */
+export const formatError = (error: ParseResult.ParseError): string => simplify(error).message
+
+const decimal = /^\d+(\.\d+)?$/
 
 const parseDatabase = (entry: string, index: number): Either.Either<DatabaseConfig.Input, string> => {
+  const at = `MULTIDB_DATABASES[${index}]`
   const trimmed = entry.trim()
   const [url] = trimmed.split(/\s+/, 1)
-  if (url === undefined || url === "") return Either.left(`MULTIDB_DATABASES[${index}]: empty entry`)
+  if (url === undefined || url === "") return Either.left(`${at}: empty entry`)
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(url)) {
+    return Either.left(`${at}: expected an entry to start with a redis:// URL, got "${url}"`)
+  }
   const database: Record<string, unknown> = { url }
   const rest = trimmed.slice(url.length).trim()
   // key=value pairs; a value runs up to the next " key=" so that "gracePeriod=10 seconds" works
   const pairs = rest === "" ? [] : rest.split(/\s+(?=[A-Za-z]+=)/)
   for (const pair of pairs) {
-    const at = pair.indexOf("=")
-    if (at <= 0) return Either.left(`MULTIDB_DATABASES[${index}]: expected key=value, got "${pair}"`)
-    const key = pair.slice(0, at)
-    const value = pair.slice(at + 1).trim()
+    const equals = pair.indexOf("=")
+    if (equals <= 0) return Either.left(`${at}: expected key=value, got "${pair}"`)
+    const key = pair.slice(0, equals)
+    const value = pair.slice(equals + 1).trim()
     if (key === "weight") {
-      const weight = Number(value)
-      if (value === "" || Number.isNaN(weight)) {
-        return Either.left(`MULTIDB_DATABASES[${index}].weight: expected a number, got "${value}"`)
+      if (!decimal.test(value)) {
+        return Either.left(`${at}.weight: expected a decimal number ≥ 0 such as 1 or 0.5, got "${value}"`)
       }
-      database.weight = weight
+      database.weight = Number(value)
     } else if (key === "id" || key === "gracePeriod" || key === "healthCheckUrl") {
       database[key] = value
     } else {
-      return Either.left(`MULTIDB_DATABASES[${index}]: unknown key "${key}"`)
+      const known = ["id", "weight", "gracePeriod", "healthCheckUrl"]
+      const suggestion = nearest(key, known)
+      return Either.left(
+        `${at}: unknown key "${key}"${suggestion === undefined ? ` (known: ${known.join(", ")})` : `, did you mean "${suggestion}"?`}`
+      )
     }
   }
   return Either.right(database as DatabaseConfig.Input)
 }
 
+/** Entries are separated by commas that precede a URL, so a comma inside a value ("weight=1,5") stays in its entry. */
+const splitEntries = (raw: string) => raw.split(/,(?=\s*[A-Za-z][A-Za-z0-9+.-]*:\/\/)/).filter((e) => e.trim() !== "")
+
 const optionalDuration = (name: string) => Config.option(Config.string(name))
-const optionalNumber = (name: string) => Config.option(Config.number(name))
+const optionalNumber = (name: string) =>
+  Config.option(
+    Config.string(name).pipe(
+      Config.mapOrFail((raw) =>
+        decimal.test(raw.trim())
+          ? Either.right(Number(raw.trim()))
+          : Either.left(ConfigError.InvalidData([], `expected a decimal number, got "${mask(raw)}"`))
+      )
+    )
+  )
 
 /**
  * Reads a configuration from environment variables (via Effect `Config`), all under the `MULTIDB_` prefix:
@@ -168,14 +224,15 @@ const optionalNumber = (name: string) => Config.option(Config.number(name))
  * every other option is `MULTIDB_` + its name in upper snake case (`MULTIDB_HEALTH_CHECK_INTERVAL="1 second"`).
  *
  * @since 0.1.0
+ * @category environment
  */
 export const fromEnv: Config.Config<Input> = Config.all({
   databases: Config.string("DATABASES").pipe(
     Config.mapOrFail((raw) => {
-      const entries = raw.split(",").filter((e) => e.trim() !== "")
-      const parsed = entries.map(parseDatabase)
+      const parsed = splitEntries(raw).map(parseDatabase)
+      if (parsed.length === 0) return Either.left(ConfigError.InvalidData([], "MULTIDB_DATABASES: no database"))
       const bad = parsed.find(Either.isLeft)
-      if (bad !== undefined) return Either.left(ConfigError.InvalidData([], bad.left))
+      if (bad !== undefined) return Either.left(ConfigError.InvalidData([], mask(bad.left)))
       return Either.right(parsed.map((p) => (p as Either.Right<string, DatabaseConfig.Input>).right))
     })
   ),
@@ -215,5 +272,6 @@ export const fromEnv: Config.Config<Input> = Config.all({
  * Reads and decodes the configuration from environment variables in one step.
  *
  * @since 0.1.0
+ * @category environment
  */
 export const loadFromEnv = fromEnv.pipe(Effect.flatMap(decode))

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { Data } from "effect"
+import type { FailureCause } from "./FailureCause.js"
 
 /**
  * No database is healthy right now, but failover attempts are not exhausted: retry later.
@@ -42,9 +43,15 @@ export class InitialHealthCheckFailed extends Data.TaggedError("InitialHealthChe
   readonly policy: "all" | "majority" | "one"
   readonly healthy: ReadonlyArray<string>
   readonly unhealthy: ReadonlyArray<string>
+  /** Why each unhealthy database failed its check, by id. */
+  readonly causes: Readonly<Record<string, FailureCause>>
 }> {
   override get message() {
-    return `Initial health check failed (policy "${this.policy}"): healthy [${this.healthy.join(", ")}], unhealthy [${this.unhealthy.join(", ")}]`
+    const unhealthy = this.unhealthy.map((id) => {
+      const cause = this.causes[id]
+      return cause === undefined ? id : `${id} (${cause})`
+    })
+    return `Initial health check failed (policy "${this.policy}"): healthy [${this.healthy.join(", ")}], unhealthy [${unhealthy.join(", ")}]`
   }
 }
 
@@ -56,6 +63,8 @@ export class InitialHealthCheckFailed extends Data.TaggedError("InitialHealthChe
 export class UnhealthyDatabase extends Data.TaggedError("UnhealthyDatabase")<{
   readonly database: string
   readonly cause?: string
+  /** Why, typed (`failure.kind`: auth, tls, dns, refused, timeout, ...). */
+  readonly failure?: FailureCause
 }> {
   override get message() {
     return `Database "${this.database}" is unhealthy${this.cause === undefined ? "" : `: ${this.cause}`}`
@@ -117,6 +126,8 @@ export class RedisConnectionError extends Data.TaggedError("RedisConnectionError
   readonly mayHaveExecuted: boolean
   readonly reason: string
   readonly cause?: unknown
+  /** Why, typed (`failure.kind`: refused, timeout, connection, auth, tls, dns, ...), credentials masked. */
+  readonly failure?: FailureCause
 }> {
   override get message() {
     return `${this.command} on "${this.database}" failed (${this.mayHaveExecuted ? "it may have executed" : "it was not executed"}): ${this.reason}`

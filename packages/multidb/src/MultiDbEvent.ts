@@ -5,6 +5,7 @@
  */
 import { Data } from "effect"
 import type { CircuitState } from "./CircuitBreaker.js"
+import type { FailureCause } from "./FailureCause.js"
 
 /**
  * Why the active database changed.
@@ -30,7 +31,10 @@ export type MultiDbEvent = Data.TaggedEnum<{
     readonly database: string
     readonly healthy: boolean
     readonly failbackAllowed: boolean
+    /** What failed, in words. */
     readonly cause?: string
+    /** What failed, typed (`failure.kind`: auth, tls, dns, refused, timeout, ...). */
+    readonly failure?: FailureCause
   }
   CommandsFailed: { readonly database: string; readonly commands: ReadonlyArray<string>; readonly error: string }
   AllDatabasesUnavailable: { readonly attempt: number; readonly maxAttempts: number }

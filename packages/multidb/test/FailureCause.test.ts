@@ -41,6 +41,12 @@ describe("FailureCause", () => {
     expect(FailureCause.mask("rediss://:onlypass@h:1")).toBe("rediss://:***@h:1")
   })
 
+  it("masks a password that contains an @ up to the last @ before the host", () => {
+    expect(FailureCause.mask("redis://app:p@ss@east:6379 and redis://:x@y@west:1")).toBe(
+      "redis://app:***@east:6379 and redis://:***@west:1"
+    )
+  })
+
   it("falls back to the given kind when nothing is recognised", () => {
     expect(FailureCause.fromError("something odd", "unhealthy").kind).toBe("unhealthy")
   })

@@ -56,8 +56,14 @@ const byName: Record<string, Classification> = {
   SocketTimeoutError: { _tag: "Unavailable", mayHaveExecuted: true, reason: "socket timeout" },
   TimeoutError: { _tag: "Unavailable", mayHaveExecuted: true, reason: "command timeout" },
   InMemoryTimeout: { _tag: "Unavailable", mayHaveExecuted: true, reason: "command timeout" },
+  RootNodesUnavailableError: { _tag: "Unavailable", mayHaveExecuted: false, reason: "no root node is reachable" },
+  ReconnectStrategyError: { _tag: "Unavailable", mayHaveExecuted: false, reason: "reconnect strategy gave up" },
+  MaxCommandRedirectionsError: { _tag: "Unavailable", mayHaveExecuted: true, reason: "too many cluster redirections" },
+  AbortError: { _tag: "Unavailable", mayHaveExecuted: true, reason: "the command was aborted" },
   InMemoryUnavailable: { _tag: "Unavailable", mayHaveExecuted: false, reason: "connection refused" }
 }
+
+const replyNames = new Set(["ErrorReply", "SimpleError", "BlobError", "MultiErrorReply"])
 
 const messageOf = (error: unknown): string =>
   error instanceof Error ? error.message || error.constructor.name : String(error)
@@ -99,7 +105,13 @@ export const classify = (error: unknown): Classification => {
     if (named !== undefined) return named
     const tagged = byName[(error as { _tag?: string })._tag ?? ""]
     if (tagged !== undefined) return tagged
-    if ((error as { name?: unknown }).name === "ErrorReply") return { _tag: "Reply", reply: messageOf(error) }
+    const name = (error as { name?: unknown }).name
+    if (typeof name === "string" && replyNames.has(name)) return { _tag: "Reply", reply: messageOf(error) }
+    // a system error (socket, TLS, DNS) not listed above: the database may be at fault
+    if (typeof code === "string" && /^(E[A-Z]+|ERR_[A-Z_]+)$/.test(code)) {
+      return { _tag: "Unavailable", mayHaveExecuted: true, reason: messageOf(error) }
+    }
   }
-  return { _tag: "Reply", reply: messageOf(error) }
+  // neither a reply nor a client or system error: thrown by the caller's own code
+  return { _tag: "UserError" }
 }

@@ -18,9 +18,10 @@ import {
 import type * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as DatabaseConfig from "../DatabaseConfig.js"
 import type { DatabaseInfo } from "../DatabaseInfo.js"
+import * as FailureCause from "../FailureCause.js"
 import type * as FailureDetector from "../FailureDetector.js"
 import * as HealthCheck from "../HealthCheck.js"
-import type { MultiDbConfig } from "../MultiDbConfig.js"
+import { type MultiDbConfig, minimumCheckSpacing } from "../MultiDbConfig.js"
 import * as MultiDbEvent from "../MultiDbEvent.js"
 import * as Metrics from "../MultiDbMetrics.js"
 import type * as RedisConnection from "../RedisConnection.js"
@@ -177,7 +178,8 @@ export const make = (
           database: id,
           healthy: result.healthy,
           failbackAllowed: result.failbackAllowed,
-          ...(result.cause === undefined ? {} : { cause: result.cause })
+          ...(result.cause === undefined ? {} : { cause: result.cause }),
+          ...(result.failure === undefined ? {} : { failure: result.failure })
         })
       )
       return result
@@ -208,6 +210,20 @@ export const make = (
       )
     )
 
+    // The floor on how often this database is checked: a check starts at least `minimumCheckSpacing` after the
+    // previous one started, so a zero grace period against a database that stays down cannot become a busy loop.
+    const lastCheckStart = yield* Ref.make(Number.NEGATIVE_INFINITY)
+    const spacing = Duration.toMillis(minimumCheckSpacing)
+    const spaced = Effect.zipRight(
+      Effect.clockWith((clock) =>
+        Effect.flatMap(Ref.get(lastCheckStart), (last) => {
+          const wait = last + spacing - clock.unsafeCurrentTimeMillis()
+          return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
+        })
+      ).pipe(Effect.zipRight(Effect.clockWith((clock) => Ref.set(lastCheckStart, clock.unsafeCurrentTimeMillis())))),
+      checkAndApply
+    )
+
     const startCheck = Effect.flatMap(Deferred.make<HealthCheck.Result>(), (fresh) =>
       Effect.flatMap(
         Ref.modify(
@@ -221,7 +237,7 @@ export const make = (
           mine
             ? Effect.as(
                 Effect.forkIn(
-                  checkAndApply.pipe(
+                  spaced.pipe(
                     Effect.onExit((exit) =>
                       Effect.zipRight(Ref.set(running, Option.none()), Deferred.done(deferred, exit))
                     )
@@ -251,13 +267,23 @@ export const make = (
           if ((yield* circuit.state) !== "closed") return
           const answered = yield* connection.health.ping.pipe(Effect.timeout(probeBound), Effect.isSuccess)
           if (answered || (yield* circuit.state) !== "closed") return
+          const message = `a command missed its deadline and PING got no answer within ${Duration.format(probeBound)}`
           const result: HealthCheck.Result = {
             healthy: false,
             failbackAllowed: false,
-            cause: `a command missed its deadline and PING got no answer within ${Duration.format(probeBound)}`
+            cause: message,
+            failure: FailureCause.make("timeout", message)
           }
           yield* Ref.set(lastHealth, Option.some(result))
-          yield* publish(MultiDbEvent.HealthCheckCompleted({ database: id, ...result, cause: result.cause! }))
+          yield* publish(
+            MultiDbEvent.HealthCheckCompleted({
+              database: id,
+              healthy: false,
+              failbackAllowed: false,
+              cause: message,
+              failure: result.failure!
+            })
+          )
           yield* open(result.cause, yield* Telemetry.CheckParent)
         })
       )

@@ -1,5 +1,6 @@
 import { Clock, Duration, Effect, Schedule } from "effect"
 import type * as ErrorClassifier from "../ErrorClassifier.js"
+import * as FailureCause from "../FailureCause.js"
 import type { ExecuteOptions } from "../MultiDbClient.js"
 import type { MultiDbConfig } from "../MultiDbConfig.js"
 import { type CommandError, RedisCommandError, RedisConnectionError, TransactionAborted } from "../MultiDbError.js"
@@ -76,11 +77,20 @@ export const make = (
     if (error instanceof CommandAbandonedError) {
       // Settled because traffic left the database: not an outcome of the database, already judged.
       return Effect.fail(
-        new RedisConnectionError({ database: database.id, command, mayHaveExecuted: true, reason: error.message })
+        new RedisConnectionError({
+          database: database.id,
+          command,
+          mayHaveExecuted: true,
+          reason: error.message,
+          failure: FailureCause.make("connection", error.message)
+        })
       )
     }
     const classification = classifier.classify(error)
     switch (classification._tag) {
+      case "UserError":
+        // thrown by the caller's own code: not an outcome of the database, so nothing is recorded
+        return Effect.die(error)
       case "Reply":
         return Effect.zipRight(
           database.recordReply,
@@ -104,8 +114,9 @@ export const make = (
               database: database.id,
               command,
               mayHaveExecuted: classification.mayHaveExecuted,
-              reason: classification.reason,
-              cause: error
+              reason: FailureCause.mask(classification.reason),
+              cause: error,
+              failure: FailureCause.fromError(error)
             })
           )
         )

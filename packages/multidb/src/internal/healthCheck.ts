@@ -1,4 +1,5 @@
 import { Cause, Duration, Effect, Option } from "effect"
+import * as FailureCause from "../FailureCause.js"
 import type { Defaults, HealthCheck, Policy, Result, Target } from "../HealthCheck.js"
 
 /** How many of `total` must pass under a policy: all of them, a strict majority, or one. */
@@ -22,15 +23,9 @@ export const decide = (policy: Policy, probes: number, passed: number, failed: n
   }
 }
 
-const describe = (error: unknown): string => {
-  if (error instanceof Error) return error.message || error.constructor.name
-  if (typeof error === "object" && error !== null && "message" in error) return String(error.message)
-  return String(error)
-}
-
 interface CheckOutcome {
   readonly passed: boolean
-  readonly cause?: string
+  readonly failure?: FailureCause.FailureCause
 }
 
 const runOne = (check: HealthCheck, target: Target, defaults: Defaults): Effect.Effect<CheckOutcome> => {
@@ -38,33 +33,57 @@ const runOne = (check: HealthCheck, target: Target, defaults: Defaults): Effect.
   const policy = check.policy ?? defaults.policy
   const delay = check.probesDelay === undefined ? defaults.probesDelay : Duration.decode(check.probesDelay)
   const timeout = check.timeout === undefined ? defaults.timeout : Duration.decode(check.timeout)
-  const loop = (passed: number, failed: number, lastCause: string | undefined): Effect.Effect<CheckOutcome> => {
-    const verdict = decide(policy, probes, passed, failed)
-    if (verdict !== undefined) {
-      return Effect.succeed(verdict ? { passed: true } : { passed: false, cause: lastCause ?? "probe failed" })
+  return Effect.suspend(() => {
+    // the last probe failure: the reason a check that then times out gives, rather than the timeout alone
+    let last: FailureCause.FailureCause | undefined
+    const loop = (passed: number, failed: number): Effect.Effect<CheckOutcome> => {
+      const verdict = decide(policy, probes, passed, failed)
+      if (verdict !== undefined) {
+        return Effect.succeed(
+          verdict
+            ? { passed: true }
+            : { passed: false, failure: last ?? FailureCause.make("unhealthy", "probe failed") }
+        )
+      }
+      const probe = check.probe(target).pipe(
+        Effect.map((ok) =>
+          ok
+            ? Option.none<FailureCause.FailureCause>()
+            : Option.some(FailureCause.make("unhealthy", "probe answered unhealthy"))
+        ),
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.interrupt
+            : Effect.succeed(Option.some(FailureCause.fromError(Cause.squash(cause))))
+        )
+      )
+      const next = probe.pipe(
+        Effect.flatMap((failure) => {
+          if (Option.isNone(failure)) return loop(passed + 1, failed)
+          last = failure.value
+          return loop(passed, failed + 1)
+        })
+      )
+      return passed + failed === 0 ? next : Effect.zipRight(Effect.sleep(delay), next)
     }
-    const probe = check.probe(target).pipe(
-      Effect.map((ok) => (ok ? Option.none<string>() : Option.some("probe answered unhealthy"))),
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause) ? Effect.interrupt : Effect.succeed(Option.some(describe(Cause.squash(cause))))
-      )
+    return loop(0, 0).pipe(
+      Effect.timeoutTo({
+        duration: timeout,
+        onSuccess: (outcome) => outcome,
+        onTimeout: (): CheckOutcome => ({
+          passed: false,
+          failure:
+            last === undefined
+              ? FailureCause.make("timeout", `timed out after ${Duration.format(timeout)}`)
+              : FailureCause.make(last.kind, `${last.message} (then timed out after ${Duration.format(timeout)})`)
+        })
+      })
     )
-    const next = probe.pipe(
-      Effect.flatMap((failure) =>
-        Option.isNone(failure) ? loop(passed + 1, failed, lastCause) : loop(passed, failed + 1, failure.value)
-      )
-    )
-    return passed + failed === 0 ? next : Effect.zipRight(Effect.sleep(delay), next)
-  }
-  return loop(0, 0, undefined).pipe(
-    Effect.timeoutTo({
-      duration: timeout,
-      onSuccess: (outcome) => outcome,
-      onTimeout: (): CheckOutcome => ({ passed: false, cause: `timed out after ${Duration.format(timeout)}` })
-    }),
-    Effect.map((outcome) => (outcome.passed ? outcome : { passed: false, cause: `${check.name}: ${outcome.cause}` }))
-  )
+  })
 }
+
+const describeFailure = (check: HealthCheck, failure: FailureCause.FailureCause | undefined) =>
+  `${check.name}: ${failure === undefined ? "failed" : failure.toString()}`
 
 export const run = (checks: ReadonlyArray<HealthCheck>, target: Target, defaults: Defaults): Effect.Effect<Result> =>
   Effect.forEach(checks, (check) => runOne(check, target, defaults).pipe(Effect.map((o) => [check, o] as const)), {
@@ -73,11 +92,23 @@ export const run = (checks: ReadonlyArray<HealthCheck>, target: Target, defaults
     Effect.map((outcomes): Result => {
       const evicting = outcomes.find(([check, o]) => !o.passed && check.failbackOnly !== true)
       if (evicting !== undefined) {
-        return { healthy: false, failbackAllowed: false, cause: evicting[1].cause! }
+        const [check, o] = evicting
+        return {
+          healthy: false,
+          failbackAllowed: false,
+          cause: describeFailure(check, o.failure),
+          ...(o.failure === undefined ? {} : { failure: o.failure })
+        }
       }
       const blocking = outcomes.find(([, o]) => !o.passed)
       if (blocking !== undefined) {
-        return { healthy: true, failbackAllowed: false, cause: blocking[1].cause! }
+        const [check, o] = blocking
+        return {
+          healthy: true,
+          failbackAllowed: false,
+          cause: describeFailure(check, o.failure),
+          ...(o.failure === undefined ? {} : { failure: o.failure })
+        }
       }
       return { healthy: true, failbackAllowed: true }
     })

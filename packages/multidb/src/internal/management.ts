@@ -1,7 +1,8 @@
-import { Deferred, Effect, ParseResult, Ref } from "effect"
+import { Deferred, Effect, type ParseResult, Ref } from "effect"
 import * as DatabaseConfig from "../DatabaseConfig.js"
 import * as HealthCheck from "../HealthCheck.js"
 import type { MultiDbClient as Service } from "../MultiDbClient.js"
+import { formatError } from "../MultiDbConfig.js"
 import { DatabaseNotFound, InvalidRequest, UnhealthyDatabase } from "../MultiDbError.js"
 import * as MultiDbEvent from "../MultiDbEvent.js"
 import * as Database from "./database.js"
@@ -16,7 +17,8 @@ export const describeDatabase = (config: DatabaseConfig.DatabaseConfig) => ({
   healthCheckUrl: config.healthCheckUrl
 })
 
-const formatParseError = (error: ParseResult.ParseError) => ParseResult.TreeFormatter.formatErrorSync(error)
+/** The short, path-first, credential-free message of a config error (one `path: reason` per line, joined). */
+const formatParseError = (error: ParseResult.ParseError) => formatError(error).split("\n").join("; ")
 
 /** What runtime management needs from the client around it. */
 export interface Environment {
@@ -62,7 +64,11 @@ export const make = (env: Environment): Effect.Effect<Management> =>
       )
 
     const unhealthy = (database: string, result: HealthCheck.Result) =>
-      new UnhealthyDatabase({ database, ...(result.cause === undefined ? {} : { cause: result.cause }) })
+      new UnhealthyDatabase({
+        database,
+        ...(result.cause === undefined ? {} : { cause: result.cause }),
+        ...(result.failure === undefined ? {} : { failure: result.failure })
+      })
 
     const setActiveDatabase = (id: string) =>
       Effect.gen(function* () {

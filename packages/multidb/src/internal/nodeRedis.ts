@@ -12,11 +12,11 @@ const reconnectStrategy = (retries: number) =>
   Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 50)
 
 export const clientOptions = (config: DatabaseConfig, options: ConnectOptions): RedisClientOptions => {
-  const base = (config.clientOptions ?? {}) as RedisClientOptions
+  const base = config.redisOptions ?? {}
   const socket = (base.socket ?? {}) as Record<string, unknown>
   return {
     ...base,
-    ...(config.url === undefined ? {} : { url: config.url }),
+    ...(config.redisUrl === undefined ? {} : { url: config.redisUrl }),
     disableOfflineQueue: true,
     // node-redis' own timeout (5 s by default) arms an AbortSignal timer per command and only covers the wait to be
     // written; the connection's deadlines (see `deadlines`) cover the whole command, so it is switched off.
@@ -147,6 +147,30 @@ const replaceable = (open: () => Opened, onReplaced: (() => void) | undefined) =
 
 type Opened = Omit<Target, "overdue" | "replaced" | "precise">
 
+/** Where a client keeps its last connection error (socket, TLS, DNS, AUTH): the real reason behind "offline". */
+const lastErrorKey = Symbol.for("@effect-redis/multidb/lastError")
+
+const rememberError = (client: object, error: unknown) => {
+  ;(client as { [lastErrorKey]?: unknown })[lastErrorKey] = error
+}
+
+/**
+ * node-redis fails a call on a client that cannot connect with "The client is offline"; the error that explains it
+ * came earlier, as an 'error' event. It is attached as the call's `cause` so that `FailureCause.fromError` finds it.
+ */
+const withLastError = (client: object, error: unknown): unknown => {
+  const last = (client as { [lastErrorKey]?: unknown })[lastErrorKey]
+  if (last === undefined || last === error || typeof error !== "object" || error === null) return error
+  if ((error as { cause?: unknown }).cause === undefined) {
+    try {
+      ;(error as { cause?: unknown }).cause = last
+    } catch {
+      // a frozen error: keep it as it is
+    }
+  }
+  return error
+}
+
 const openClient = (options: RedisClientOptions, onLost: (() => void) | undefined) => (): Opened => {
   const client = createClient(options) as unknown as RedisClient
   let ready = false
@@ -154,7 +178,8 @@ const openClient = (options: RedisClientOptions, onLost: (() => void) | undefine
   const firstAttempt = new Promise<void>((resolve) => {
     settle = resolve
   })
-  client.on("error", () => {
+  client.on("error", (error: unknown) => {
+    rememberError(client, error)
     settle()
     if (ready) {
       ready = false
@@ -165,6 +190,7 @@ const openClient = (options: RedisClientOptions, onLost: (() => void) | undefine
     ready = false
   })
   client.on("ready", () => {
+    rememberError(client, undefined)
     ready = true
     settle()
   })
@@ -339,7 +365,11 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
             entry.settled = true
             pending.delete(entry)
             resume(
-              Effect.fail(target.replaced && isDisconnect(error) ? new ConnectionReplacedError(!target.precise) : error)
+              Effect.fail(
+                target.replaced && isDisconnect(error)
+                  ? new ConnectionReplacedError(!target.precise)
+                  : withLastError(target.client, error)
+              )
             )
           }
         )
@@ -439,7 +469,7 @@ const asClient = (cluster: Cluster, readOnly: (command: string) => boolean): Red
 
 const openCluster = (options: RedisClusterOptions) => (): Opened & { readonly cluster: Cluster } => {
   const cluster: Cluster = newCluster(options)
-  cluster.on("error", () => {})
+  cluster.on("error", (error: unknown) => rememberError(cluster, error))
   let settle: () => void = () => {}
   const firstAttempt = new Promise<void>((resolve) => {
     settle = resolve
@@ -450,11 +480,11 @@ const openCluster = (options: RedisClusterOptions) => (): Opened & { readonly cl
 
 const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
   Effect.gen(function* () {
-    const base = (config.cluster?.options ?? {}) as Partial<RedisClusterOptions>
+    const base = config.clusterOptions ?? {}
     const defaults = (base.defaults ?? {}) as Record<string, unknown>
     const clusterOptions = {
       ...base,
-      rootNodes: config.cluster!.rootNodes.map((node) => ({ url: node.url })),
+      rootNodes: config.clusterRootNodes.map((node) => ({ url: node.url })),
       defaults: {
         ...defaults,
         disableOfflineQueue: true,

@@ -1,6 +1,7 @@
 import { Deferred, Duration, Effect, Option, Queue, Ref } from "effect"
 import type * as DatabaseConfig from "../DatabaseConfig.js"
 import type * as FailoverStrategy from "../FailoverStrategy.js"
+import * as FailureCause from "../FailureCause.js"
 import * as HealthCheck from "../HealthCheck.js"
 import type { MultiDbConfig } from "../MultiDbConfig.js"
 import { InitialHealthCheckFailed, InvalidRequest } from "../MultiDbError.js"
@@ -32,10 +33,16 @@ export const start = (options: {
     const results = yield* Effect.forEach(initial, (database) => database.runChecks, { concurrency: "unbounded" })
     const healthy = initial.filter((_, i) => results[i]!.healthy)
     const unhealthy = initial.filter((_, i) => !results[i]!.healthy)
+    const causes: Record<string, FailureCause.FailureCause> = {}
+    initial.forEach((database, i) => {
+      const result = results[i]!
+      if (!result.healthy) causes[database.id] = result.failure ?? FailureCause.make("unhealthy", result.cause ?? "")
+    })
     const failed = new InitialHealthCheckFailed({
       policy: config.initialHealthCheckPolicy,
       healthy: healthy.map((d) => d.id),
-      unhealthy: unhealthy.map((d) => d.id)
+      unhealthy: unhealthy.map((d) => d.id),
+      causes
     })
     if (healthy.length < quorum(config.initialHealthCheckPolicy, initial.length)) return yield* failed
     yield* Effect.forEach(unhealthy, (database) => database.circuit.open, { discard: true })
