@@ -10,6 +10,7 @@ import { Context, Duration, Effect, FiberHandle, Layer, type Scope, type Stream,
  * The three states of a circuit.
  *
  * @since 0.1.0
+ * @category models
  */
 export type CircuitState = "closed" | "open" | "half-open"
 
@@ -17,6 +18,7 @@ export type CircuitState = "closed" | "open" | "half-open"
  * One database's circuit.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface CircuitBreaker {
   readonly state: Effect.Effect<CircuitState>
@@ -34,6 +36,7 @@ export interface CircuitBreaker {
  * Options of `make`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   readonly gracePeriod: Duration.DurationInput
@@ -47,6 +50,7 @@ export interface Options {
  * The grace timer runs in the given scope and ends with it.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options): Effect.Effect<CircuitBreaker, never, Scope.Scope> =>
   Effect.gen(function* () {
@@ -100,6 +104,7 @@ export const make = (options: Options): Effect.Effect<CircuitBreaker, never, Sco
  * behave.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class CircuitBreakerFactory extends Context.Reference<CircuitBreakerFactory>()(
   "@effect-redis/multidb/CircuitBreaker",
@@ -114,6 +119,7 @@ export class CircuitBreakerFactory extends Context.Reference<CircuitBreakerFacto
  * The default circuit factory: `make` above for every database.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer: Layer.Layer<CircuitBreakerFactory> = Layer.succeed(CircuitBreakerFactory, {
   make: (_database, options) => make(options)

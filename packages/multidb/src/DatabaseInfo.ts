@@ -12,6 +12,7 @@ import type { Result } from "./HealthCheck.js"
  * the active one.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface DatabaseInfo {
   readonly id: string

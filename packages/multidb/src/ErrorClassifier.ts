@@ -11,6 +11,7 @@ import * as internal from "./internal/classify.js"
  * What an error says about its database and its command.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Classification =
   /** The server replied with an error: counted as a success for the database; surfaces as `RedisCommandError`. */
@@ -30,6 +31,7 @@ export type Classification =
  * another with a Layer to treat some errors differently.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class ErrorClassifier extends Context.Reference<ErrorClassifier>()("@effect-redis/multidb/ErrorClassifier", {
   defaultValue: (): { readonly classify: (error: unknown) => Classification } => ({ classify: internal.classify })
@@ -42,6 +44,7 @@ export class ErrorClassifier extends Context.Reference<ErrorClassifier>()("@effe
  * (`UserError`).
  *
  * @since 0.1.0
+ * @category utils
  */
 export const classify: (error: unknown) => Classification = internal.classify
 
@@ -49,5 +52,6 @@ export const classify: (error: unknown) => Classification = internal.classify
  * The default classifier as a layer.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer: Layer.Layer<ErrorClassifier> = Layer.succeed(ErrorClassifier, { classify })

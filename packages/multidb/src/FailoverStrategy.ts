@@ -10,6 +10,7 @@ import type { DatabaseInfo } from "./DatabaseInfo.js"
  * A strategy: given every database, the id of the one to use, or none when no database may be used.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Strategy {
   readonly select: (databases: ReadonlyArray<DatabaseInfo>) => Option.Option<string>
@@ -20,6 +21,7 @@ export interface Strategy {
  * health check allowed fail-back (a `failbackOnly` check such as the lag-aware one did not object).
  *
  * @since 0.1.0
+ * @category utils
  */
 export const isEligible = (database: DatabaseInfo): boolean =>
   database.circuit === "closed" &&
@@ -29,6 +31,7 @@ export const isEligible = (database: DatabaseInfo): boolean =>
  * The default: the highest-weighted eligible database; ties go to the one configured first.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const weightBased: Strategy = {
   select: (databases) => {
@@ -51,6 +54,7 @@ export const weightBased: Strategy = {
  * The strategy service (weight-based unless replaced). Provide another with `FailoverStrategy.layer(strategy)`.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class FailoverStrategy extends Context.Reference<FailoverStrategy>()("@effect-redis/multidb/FailoverStrategy", {
   defaultValue: (): Strategy => weightBased
@@ -60,6 +64,7 @@ export class FailoverStrategy extends Context.Reference<FailoverStrategy>()("@ef
  * A layer with the given strategy (the weight-based one by default).
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (strategy: Strategy = weightBased): Layer.Layer<FailoverStrategy> =>
   Layer.succeed(FailoverStrategy, strategy)

@@ -10,6 +10,7 @@ import { Context, Duration, Effect, Layer } from "effect"
  * What one command taught about its database. A `neutral` outcome (an interrupted caller) is not recorded.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Outcome = "success" | "failure"
 
@@ -17,6 +18,7 @@ export type Outcome = "success" | "failure"
  * Counts in the current window.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Snapshot {
   readonly successes: number
@@ -27,6 +29,7 @@ export interface Snapshot {
  * One database's detector.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface FailureDetector {
   /** Records an outcome; succeeds with `true` when this failure makes the window cross both thresholds. */
@@ -40,6 +43,7 @@ export interface FailureDetector {
  * Options of `make`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   readonly window: Duration.DurationInput
@@ -54,6 +58,7 @@ export interface Options {
  * failures / (failures + successes) >= `failureRateThreshold`; tripping resets it.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options): Effect.Effect<FailureDetector> =>
   // The clock is read once, when the detector is made (a TestClock then too): recording reads no service per command.
@@ -126,6 +131,7 @@ export const make = (options: Options): Effect.Effect<FailureDetector> =>
  * differently.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class FailureDetectorFactory extends Context.Reference<FailureDetectorFactory>()(
   "@effect-redis/multidb/FailureDetector",
@@ -140,6 +146,7 @@ export class FailureDetectorFactory extends Context.Reference<FailureDetectorFac
  * The default detector factory: `make` above for every database.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer: Layer.Layer<FailureDetectorFactory> = Layer.succeed(FailureDetectorFactory, {
   make: (_database, options) => make(options)

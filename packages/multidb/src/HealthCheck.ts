@@ -12,6 +12,7 @@ import type { HealthConnection } from "./RedisConnection.js"
  * How many probes of one check must pass: every one, at least one, or a strict majority.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Policy = "all" | "any" | "majority"
 
@@ -20,6 +21,7 @@ export type Policy = "all" | "any" | "majority"
  * REST API base (if any) and its dedicated health connection.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Target {
   readonly database: string
@@ -37,6 +39,7 @@ export interface Target {
  * move (back) to a database.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface HealthCheck {
   readonly name: string
@@ -57,6 +60,7 @@ export interface HealthCheck {
  * The probe settings every check falls back to.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Defaults {
   readonly probes: number
@@ -70,6 +74,7 @@ export interface Defaults {
  * `failbackAllowed` additionally needs every `failbackOnly` check to pass.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Result {
   readonly healthy: boolean
@@ -84,6 +89,7 @@ export interface Result {
  * Builds a custom check, validating its options (`probes` must be an integer of at least 1).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (check: HealthCheck): HealthCheck => {
   if (check.probes !== undefined && (!Number.isInteger(check.probes) || check.probes < 1)) {
@@ -97,6 +103,7 @@ export const make = (check: HealthCheck): HealthCheck => {
  * and report the cluster ready (`CLUSTER INFO`: `cluster_state:ok`, all 16384 slots assigned and served).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const ping: HealthCheck = make({
   name: "ping",
@@ -108,6 +115,7 @@ export const ping: HealthCheck = make({
  * policy, stop as soon as the outcome is certain, and are bounded by its timeout.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const run: (checks: ReadonlyArray<HealthCheck>, target: Target, defaults: Defaults) => Effect.Effect<Result> =
   internal.run
@@ -117,6 +125,7 @@ export const run: (checks: ReadonlyArray<HealthCheck>, target: Target, defaults:
  * far: `true` / `false` once certain, `undefined` while undecided.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const decide: (policy: Policy, probes: number, passed: number, failed: number) => boolean | undefined =
   internal.decide
@@ -125,6 +134,7 @@ export const decide: (policy: Policy, probes: number, passed: number, failed: nu
  * The configuration problems the checks find in the databases (see `HealthCheck.validate`), one line each.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const validate = (
   checks: ReadonlyArray<HealthCheck>,
@@ -141,6 +151,7 @@ export const validate = (
  * Overrides the list of health checks of every client built in its scope (instead of the config's `healthChecks`).
  *
  * @since 0.1.0
+ * @category tags
  */
 export class HealthChecks extends Context.Tag("@effect-redis/multidb/HealthChecks")<
   HealthChecks,
@@ -151,6 +162,7 @@ export class HealthChecks extends Context.Tag("@effect-redis/multidb/HealthCheck
  * A layer replacing the health checks.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (checks: ReadonlyArray<HealthCheck>): Layer.Layer<HealthChecks> =>
   Layer.succeed(HealthChecks, checks)

@@ -15,6 +15,7 @@ import * as RedisConnection from "./RedisConnection.js"
  * The command did not answer within the command timeout.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class InMemoryTimeout extends Data.TaggedError("InMemoryTimeout")<{ readonly database: string }> {}
 
@@ -22,6 +23,7 @@ export class InMemoryTimeout extends Data.TaggedError("InMemoryTimeout")<{ reado
  * The database refused the connection: the command was never sent.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class InMemoryUnavailable extends Data.TaggedError("InMemoryUnavailable")<{ readonly database: string }> {}
 
@@ -29,6 +31,7 @@ export class InMemoryUnavailable extends Data.TaggedError("InMemoryUnavailable")
  * How a scripted database behaves.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Behaviour =
   | "up"
@@ -41,6 +44,7 @@ export type Behaviour =
  * One scripted database.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface InMemoryDatabase {
   readonly id: string
@@ -68,6 +72,7 @@ export interface InMemoryDatabase {
  * The registry of scripted databases: `database(id)` returns (creating on first use) the database of that id.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class InMemory extends Context.Tag("@effect-redis/multidb/InMemory")<
   InMemory,
@@ -318,6 +323,7 @@ const connection = (
  * Builds a registry of scripted databases and a `RedisConnector` over it. Databases start up, with no keys.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = Effect.gen(function* () {
   const states = yield* Ref.make(new Map<string, State>())
@@ -379,6 +385,7 @@ export const make = Effect.gen(function* () {
  * The scripted databases and the connector over them, as one layer: provide it under `MultiDbClient.layer` in tests.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer: Layer.Layer<InMemory | RedisConnection.RedisConnector> = Layer.effectContext(
   Effect.map(make, ({ connector, registry }) =>
@@ -390,5 +397,6 @@ export const layer: Layer.Layer<InMemory | RedisConnection.RedisConnector> = Lay
  * A command timeout shorter than the default, handy for tests: `"100 millis"`.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const shortTimeout: Duration.Duration = Duration.millis(100)

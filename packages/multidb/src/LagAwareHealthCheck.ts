@@ -20,6 +20,7 @@ import * as internal from "./internal/lagAware.js"
  * `HttpClient` you provide carries its own. Passwords may be given as `Redacted` strings.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   readonly name?: string
@@ -58,6 +59,7 @@ export interface Options {
  * (it needs the database's `healthCheckUrl`).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface LagAwareHealthCheck extends HealthCheck.HealthCheck {
   readonly validate: (database: Omit<HealthCheck.Target, "connection">) => string | undefined
@@ -67,11 +69,15 @@ export interface LagAwareHealthCheck extends HealthCheck.HealthCheck {
  * An option is invalid or its TLS material cannot be read; `field` names it.
  *
  * @since 0.1.0
+ * @category errors
  */
 export const InvalidOptions: typeof internal.InvalidOptions = internal.InvalidOptions
 
 /**
+ * The type of `InvalidOptions`.
+ *
  * @since 0.1.0
+ * @category errors
  */
 export type InvalidOptions = internal.InvalidOptions
 
@@ -83,11 +89,15 @@ export type InvalidOptions = internal.InvalidOptions
  * `kind: detail` and says what to fix. It never holds credentials, in any encoding.
  *
  * @since 0.1.0
+ * @category errors
  */
 export const CheckFailed: typeof internal.CheckFailed = internal.CheckFailed
 
 /**
+ * The type of `CheckFailed`.
+ *
  * @since 0.1.0
+ * @category errors
  */
 export type CheckFailed = internal.CheckFailed
 
@@ -95,6 +105,7 @@ export type CheckFailed = internal.CheckFailed
  * The kinds of `CheckFailed`.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Reason = internal.Reason
 
@@ -103,6 +114,7 @@ export type Reason = internal.Reason
  * looked up again when the availability call answers 404.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make: (options?: Options) => Effect.Effect<LagAwareHealthCheck, InvalidOptions, HttpClient.HttpClient> = (
   options = {}
@@ -112,6 +124,7 @@ export const make: (options?: Options) => Effect.Effect<LagAwareHealthCheck, Inv
  * The default transport: `fetch` over an `undici` agent carrying the TLS options, closed with the layer.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const transport: (options?: Options) => Layer.Layer<HttpClient.HttpClient, InvalidOptions> = (options = {}) =>
   internal.transport(options as internal.Options)
@@ -120,6 +133,7 @@ export const transport: (options?: Options) => Layer.Layer<HttpClient.HttpClient
  * Builds the check on the default transport, which lives as long as the scope.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const makeDefault: (options?: Options) => Effect.Effect<LagAwareHealthCheck, InvalidOptions, Scope.Scope> = (
   options = {}
@@ -129,6 +143,7 @@ export const makeDefault: (options?: Options) => Effect.Effect<LagAwareHealthChe
  * A layer setting a client's health checks to `alongside` (PING by default) plus this check on the default transport.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer: (
   options?: Options,

@@ -36,6 +36,7 @@ import * as RedisConnection from "./RedisConnection.js"
  * How `execute` treats its call.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ExecuteOptions {
   /** The call only reads: it may be retried even when it may have run. */
@@ -50,6 +51,7 @@ export interface ExecuteOptions {
  * run time with `InvalidRequest` naming the alternative.
  *
  * @since 0.1.0
+ * @category models
  */
 export type NotDataCommand =
   | "connect"
@@ -109,6 +111,7 @@ export type NotDataCommand =
  * node-redis' data command methods (of `Client`), each returning an `Effect` of the reply type node-redis gives it.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Commands<Client = RedisConnection.RedisClient> = {
   readonly [K in keyof Client as K extends string
@@ -126,6 +129,7 @@ export type Commands<Client = RedisConnection.RedisClient> = {
  * The node-redis client type with a type mapping applied (`RESP_TYPES.BLOB_STRING` → `Buffer`, …).
  *
  * @since 0.1.0
+ * @category models
  */
 export type MappedClient<TM extends TypeMapping> =
   RedisConnection.RedisClient extends RedisClientType<{}, {}, {}, infer RESP, {}>
@@ -136,6 +140,7 @@ export type MappedClient<TM extends TypeMapping> =
  * `commands` and `sendCommand` with replies decoded through a type mapping.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface MappedCommands<TM extends TypeMapping> {
   readonly commands: Commands<MappedClient<TM>>
@@ -146,6 +151,7 @@ export interface MappedCommands<TM extends TypeMapping> {
  * A pub/sub message, with the database it came from.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Message {
   readonly channel: string
@@ -159,6 +165,7 @@ export interface Message {
  * A node-redis MULTI / pipeline builder.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Multi = ReturnType<RedisConnection.RedisClient["multi"]>
 
@@ -166,6 +173,7 @@ export type Multi = ReturnType<RedisConnection.RedisClient["multi"]>
  * What a pipeline or transaction builder returns: a node-redis MULTI with commands queued.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Batch {
   readonly execTyped: (execAsPipeline?: boolean) => Promise<unknown>
@@ -175,6 +183,7 @@ export interface Batch {
  * The replies of a batch, typed by node-redis.
  *
  * @since 0.1.0
+ * @category models
  */
 export type BatchReplies<M extends Batch> = Awaited<ReturnType<M["execTyped"]>>
 
@@ -182,6 +191,7 @@ export type BatchReplies<M extends Batch> = Awaited<ReturnType<M["execTyped"]>>
  * The client service.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface MultiDbClient {
   /**
@@ -267,6 +277,7 @@ export interface MultiDbClient {
  * The client service tag.
  *
  * @since 0.1.0
+ * @category tags
  */
 export const MultiDbClient = Context.GenericTag<MultiDbClient>("@effect-redis/multidb/MultiDbClient")
 
@@ -275,6 +286,7 @@ export const MultiDbClient = Context.GenericTag<MultiDbClient>("@effect-redis/mu
  * checks and the fallback timer. Closing the scope stops every fiber and closes every connection.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   config: MultiDbConfig.MultiDbConfig
@@ -288,6 +300,7 @@ export const make = (
  * Decodes a plain configuration, then builds the client (`make`).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const fromInput = (
   input: MultiDbConfig.Input
@@ -313,6 +326,7 @@ const connectorLayer = <E, R>(layer: Layer.Layer<MultiDbClient, E, R | RedisConn
  * provided (e.g. `InMemoryConnection.layer` in tests).
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   config: MultiDbConfig.Input | MultiDbConfig.MultiDbConfig
@@ -329,6 +343,7 @@ export const layer = (
  * `MultiDbConfig.fromEnv`, which reads `MULTIDB_*` environment variables).
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerConfig = (
   config: Config.Config<MultiDbConfig.Input>

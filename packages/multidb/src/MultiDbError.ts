@@ -10,6 +10,7 @@ import type { FailureCause } from "./FailureCause.js"
  * No database is healthy right now, but failover attempts are not exhausted: retry later.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class TemporarilyUnavailable extends Data.TaggedError("TemporarilyUnavailable")<{
   readonly attempt: number
@@ -24,6 +25,7 @@ export class TemporarilyUnavailable extends Data.TaggedError("TemporarilyUnavail
  * No database has been healthy for every failover attempt.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class NoValidDatabase extends Data.TaggedError("NoValidDatabase")<{
   readonly attempts: number
@@ -38,6 +40,7 @@ export class NoValidDatabase extends Data.TaggedError("NoValidDatabase")<{
  * Too few databases passed the health check when the client started.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class InitialHealthCheckFailed extends Data.TaggedError("InitialHealthCheckFailed")<{
   readonly policy: "all" | "majority" | "one"
@@ -59,6 +62,7 @@ export class InitialHealthCheckFailed extends Data.TaggedError("InitialHealthChe
  * A database did not pass its health check when one was required (manual switch, added database).
  *
  * @since 0.1.0
+ * @category errors
  */
 export class UnhealthyDatabase extends Data.TaggedError("UnhealthyDatabase")<{
   readonly database: string
@@ -75,6 +79,7 @@ export class UnhealthyDatabase extends Data.TaggedError("UnhealthyDatabase")<{
  * A runtime-management call named a database id the client does not know.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class DatabaseNotFound extends Data.TaggedError("DatabaseNotFound")<{
   readonly database: string
@@ -89,6 +94,7 @@ export class DatabaseNotFound extends Data.TaggedError("DatabaseNotFound")<{
  * A request the client rejects before sending anything: bad arguments, an unsupported command, a duplicate id.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class InvalidRequest extends Data.TaggedError("InvalidRequest")<{
   readonly reason: string
@@ -102,6 +108,7 @@ export class InvalidRequest extends Data.TaggedError("InvalidRequest")<{
  * The server answered with an error reply (e.g. `WRONGTYPE`): the database is fine, the command is not.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class RedisCommandError extends Data.TaggedError("RedisCommandError")<{
   readonly database: string
@@ -119,6 +126,7 @@ export class RedisCommandError extends Data.TaggedError("RedisCommandError")<{
  * been applied (it was sent and no reply came back); when it is `false` the command provably never ran.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class RedisConnectionError extends Data.TaggedError("RedisConnectionError")<{
   readonly database: string
@@ -138,6 +146,7 @@ export class RedisConnectionError extends Data.TaggedError("RedisConnectionError
  * A watched key changed before `EXEC`: the transaction was not applied. Not a database failure.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class TransactionAborted extends Data.TaggedError("TransactionAborted")<{
   readonly database: string
@@ -152,6 +161,7 @@ export class TransactionAborted extends Data.TaggedError("TransactionAborted")<{
  * Every error a `MultiDbClient` operation can fail with.
  *
  * @since 0.1.0
+ * @category models
  */
 export type MultiDbError =
   | TemporarilyUnavailable
@@ -169,6 +179,7 @@ export type MultiDbError =
  * an error reply, a connection failure, or a WATCH conflict. Never a start-up or runtime-management error.
  *
  * @since 0.1.0
+ * @category models
  */
 export type CommandError =
   | TemporarilyUnavailable
@@ -182,5 +193,6 @@ export type CommandError =
  * What a subscription stream can fail with.
  *
  * @since 0.1.0
+ * @category models
  */
 export type SubscriptionError = TemporarilyUnavailable | InvalidRequest | RedisConnectionError

@@ -11,6 +11,7 @@ import type { FailureCause } from "./FailureCause.js"
  * Why the active database changed.
  *
  * @since 0.1.0
+ * @category models
  */
 export type SwitchReason = "automatic" | "manual" | "fallback"
 
@@ -18,6 +19,7 @@ export type SwitchReason = "automatic" | "manual" | "fallback"
  * The events of a `MultiDbClient`, as a tagged union.
  *
  * @since 0.1.0
+ * @category models
  */
 export type MultiDbEvent = Data.TaggedEnum<{
   /** `oldDatabase` is undefined for the first active database, chosen when the client starts. */
@@ -47,6 +49,7 @@ export type MultiDbEvent = Data.TaggedEnum<{
  * Constructors and matchers for `MultiDbEvent` (`MultiDbEvent.ActiveDatabaseChanged({...})`, `$is`, `$match`).
  *
  * @since 0.1.0
+ * @category utils
  */
 export const {
   $is,

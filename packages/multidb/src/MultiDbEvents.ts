@@ -11,6 +11,7 @@ import type { MultiDbEvent } from "./MultiDbEvent.js"
  * than `capacity` events behind), so a slow subscriber never delays failover.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class MultiDbEvents extends Context.Tag("@effect-redis/multidb/MultiDbEvents")<
   MultiDbEvents,
@@ -21,6 +22,7 @@ export class MultiDbEvents extends Context.Tag("@effect-redis/multidb/MultiDbEve
  * Creates the event bus; `capacity` is how many unread events each subscriber may fall behind (default 4096).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (capacity = 4096): Effect.Effect<PubSub.PubSub<MultiDbEvent>> =>
   PubSub.sliding<MultiDbEvent>(capacity)
@@ -30,5 +32,6 @@ export const make = (capacity = 4096): Effect.Effect<PubSub.PubSub<MultiDbEvent>
  * before the client starts.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer: Layer.Layer<MultiDbEvents> = Layer.effect(MultiDbEvents, make())

@@ -14,6 +14,7 @@ import * as internal from "./internal/nodeRedis.js"
  * The node-redis client handed to `MultiDbClient.execute`.
  *
  * @since 0.1.0
+ * @category models
  */
 export type RedisClient = RedisClientType
 
@@ -21,6 +22,7 @@ export type RedisClient = RedisClientType
  * The dedicated connection health checks use; never the command connection.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface HealthConnection {
   readonly ping: Effect.Effect<void, unknown>
@@ -31,6 +33,7 @@ export interface HealthConnection {
  * One database's connections.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RedisConnection {
   readonly database: string
@@ -62,6 +65,7 @@ export interface RedisConnection {
  * What a subscription listens to: channels (SUBSCRIBE), patterns (PSUBSCRIBE) or shard channels (SSUBSCRIBE).
  *
  * @since 0.1.0
+ * @category models
  */
 export type SubscriptionKind = "channel" | "pattern" | "shard"
 
@@ -69,6 +73,7 @@ export type SubscriptionKind = "channel" | "pattern" | "shard"
  * A pub/sub connection.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Subscriber {
   readonly subscribe: (
@@ -83,6 +88,7 @@ export interface Subscriber {
  * What the engine tells a connector.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ConnectOptions {
   readonly commandTimeout: Duration.Duration
@@ -100,6 +106,7 @@ export interface ConnectOptions {
  * Opens the connections of a database; they close when the scope closes.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class RedisConnector extends Context.Tag("@effect-redis/multidb/RedisConnector")<
   RedisConnector,
@@ -116,6 +123,7 @@ export class RedisConnector extends Context.Tag("@effect-redis/multidb/RedisConn
  * a command timeout, and reconnecting in the background with capped exponential backoff.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const nodeRedis: Context.Tag.Service<RedisConnector> = { connect: internal.connect }
 
@@ -123,5 +131,6 @@ export const nodeRedis: Context.Tag.Service<RedisConnector> = { connect: interna
  * The node-redis connector as a layer.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer: Layer.Layer<RedisConnector> = Layer.succeed(RedisConnector, nodeRedis)

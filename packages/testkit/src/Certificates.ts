@@ -14,6 +14,7 @@ import type { TestkitError } from "./TestkitError.js"
  * A certificate and its private key, both PEM.
  *
  * @since 0.1.0
+ * @category models
  */
 export type KeyPair = internal.KeyPair
 
@@ -21,6 +22,7 @@ export type KeyPair = internal.KeyPair
  * A client certificate whose PEM key is encrypted with `passphrase`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface EncryptedKeyPair extends KeyPair {
   readonly passphrase: string
@@ -30,6 +32,7 @@ export interface EncryptedKeyPair extends KeyPair {
  * A server certificate signed by a CA the other certificates do not trust, with that CA's PEM.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ForeignKeyPair extends KeyPair {
   readonly ca: string
@@ -39,6 +42,7 @@ export interface ForeignKeyPair extends KeyPair {
  * Options of `make`: the host names / IP addresses the server certificate covers and its validity in days.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   readonly hosts?: ReadonlyArray<string> | undefined
@@ -49,6 +53,7 @@ export interface Options {
  * Generated certificates (PEM strings and the files they were written to) plus generators of broken variants.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Service {
   /** The temp dir holding the files; removed when the scope closes. */
@@ -83,6 +88,7 @@ export interface Service {
  * The service tag of a set of test certificates.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class Certificates extends Context.Tag("@effect-redis/testkit/Certificates")<Certificates, Service>() {}
 
@@ -90,6 +96,7 @@ export class Certificates extends Context.Tag("@effect-redis/testkit/Certificate
  * The default hosts a server certificate covers.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const defaultHosts: ReadonlyArray<string> = ["127.0.0.1", "localhost"]
 
@@ -97,6 +104,7 @@ export const defaultHosts: ReadonlyArray<string> = ["127.0.0.1", "localhost"]
  * The name a `wrongHostServer` certificate is issued for.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const wrongHostName = "wrong-host.invalid"
 
@@ -104,6 +112,7 @@ export const wrongHostName = "wrong-host.invalid"
  * Generates a CA, a server and a client certificate into a temp dir removed when the scope closes.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<Service, TestkitError, Scope.Scope> =>
   Effect.gen(function* () {
@@ -181,6 +190,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, TestkitError
  * A layer providing `Certificates`, generated when the layer is built and removed when it is released.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: Options = {}): Layer.Layer<Certificates, TestkitError> =>
   Layer.scoped(Certificates, make(options))

@@ -14,6 +14,7 @@ import type { TestkitError } from "./TestkitError.js"
  * share of `jitter`, order preserved).
  *
  * @since 0.1.0
+ * @category models
  */
 export type Mode = internal.Mode
 
@@ -21,6 +22,7 @@ export type Mode = internal.Mode
  * Constructors and matchers of `Mode`.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const Mode = {
   /** Forward everything. */
@@ -46,6 +48,7 @@ export const Mode = {
  * credentials.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Target = internal.Target
 
@@ -53,6 +56,7 @@ export type Target = internal.Target
  * Options of `make`: the target, an optional fixed listening port and the initial mode (default `pass`).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   readonly target: Target
@@ -64,6 +68,7 @@ export interface Options {
  * A running fault proxy and its controls.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Service {
   /** Always `127.0.0.1`. */
@@ -87,6 +92,7 @@ export interface Service {
  * The service tag of a fault proxy.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class FaultProxy extends Context.Tag("@effect-redis/testkit/FaultProxy")<FaultProxy, Service>() {}
 
@@ -94,6 +100,7 @@ export class FaultProxy extends Context.Tag("@effect-redis/testkit/FaultProxy")<
  * Starts a proxy in front of `target`; closing the scope closes the listener and every connection.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options): Effect.Effect<Service, TestkitError, Scope.Scope> => internal.make(options)
 
@@ -101,6 +108,7 @@ export const make = (options: Options): Effect.Effect<Service, TestkitError, Sco
  * A layer providing a `FaultProxy`.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: Options): Layer.Layer<FaultProxy, TestkitError> =>
   Layer.scoped(FaultProxy, make(options))

@@ -12,6 +12,7 @@ import { BinaryNotFound, type TestkitError } from "./TestkitError.js"
  * Environment variable that may point at a `redis-server` binary; it wins over PATH.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const envVar = "REDIS_SERVER_BIN"
 
@@ -19,6 +20,7 @@ export const envVar = "REDIS_SERVER_BIN"
  * What the error says when `redis-server` cannot be found.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const installHint =
   "Install Redis 7 with `apt-get install redis-server` (Debian/Ubuntu) or `brew install redis` (macOS), " +
@@ -29,6 +31,7 @@ export const installHint =
  * Debian/Ubuntu and the binary is missing.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   readonly install?: boolean | undefined
@@ -38,6 +41,7 @@ export interface Options {
  * A usable `redis-server`: its path and the version it reports.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Service {
   readonly path: string
@@ -48,6 +52,7 @@ export interface Service {
  * The service tag of the located `redis-server` binary.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class RedisBinary extends Context.Tag("@effect-redis/testkit/RedisBinary")<RedisBinary, Service>() {}
 
@@ -71,6 +76,7 @@ const version = (binary: string) =>
  * The path of `redis-server` from `REDIS_SERVER_BIN` or PATH, without installing anything.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const locate: Effect.Effect<Option.Option<string>, BinaryNotFound> = Effect.gen(function* () {
   const fromEnv = yield* Effect.orDie(binConfig)
@@ -136,6 +142,7 @@ const install = withInstallLock(
  * Finds `redis-server` (env `REDIS_SERVER_BIN`, else PATH), installing it with apt-get when allowed and possible.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<Service, TestkitError> =>
   Effect.gen(function* () {
@@ -152,6 +159,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, TestkitError
  * A layer providing the located `redis-server`.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: Options = {}): Layer.Layer<RedisBinary, TestkitError> =>
   Layer.effect(RedisBinary, make(options))
@@ -160,6 +168,7 @@ export const layer = (options: Options = {}): Layer.Layer<RedisBinary, TestkitEr
  * Promise form of `make` for vitest `globalSetup` files and scripts: resolves to the binary's path.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const ensure = (options: Options = {}): Promise<Service> =>
   Effect.runPromise(Effect.either(make(options))).then((result) => {

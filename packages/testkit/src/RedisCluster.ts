@@ -14,6 +14,7 @@ import { ClusterNotReady, type TestkitError } from "./TestkitError.js"
  * Options of `make`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   /** Number of masters (default 3); there are no replicas. */
@@ -32,6 +33,7 @@ export interface Options {
  * What a node reports as `cluster_state`, or `"down"` when it is not running or does not answer.
  *
  * @since 0.1.0
+ * @category models
  */
 export type NodeState = "ok" | "fail" | "down"
 
@@ -39,6 +41,7 @@ export type NodeState = "ok" | "fail" | "down"
  * A running cluster: its nodes (each with the `RedisServer` controls) and root nodes for `createCluster`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Service {
   /** One handle per master; `restart` keeps the node's port and `nodes.conf`, so it rejoins the cluster. */
@@ -55,6 +58,7 @@ export interface Service {
  * The service tag of a test Redis Cluster.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class RedisCluster extends Context.Tag("@effect-redis/testkit/RedisCluster")<RedisCluster, Service>() {}
 
@@ -62,6 +66,7 @@ export class RedisCluster extends Context.Tag("@effect-redis/testkit/RedisCluste
  * Number of hash slots of a Redis Cluster.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const slotCount = 16384
 
@@ -75,6 +80,7 @@ const field = (info: string, name: string) => new RegExp(`^${name}:(\\S+)`, "m")
  * node and removes their dirs.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<Service, TestkitError, Scope.Scope> =>
   Effect.gen(function* () {
@@ -163,6 +169,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, TestkitError
  * A layer providing a `RedisCluster`.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: Options = {}): Layer.Layer<RedisCluster, TestkitError> =>
   Layer.scoped(RedisCluster, make(options))

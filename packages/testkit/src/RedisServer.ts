@@ -21,6 +21,7 @@ import type { TestkitError } from "./TestkitError.js"
  * Spread them into node-redis' `socket` options: `{ tls: true, ...tls }`.
  *
  * @since 0.1.0
+ * @category models
  */
 export type ClientTls = internal.ClientTls
 
@@ -28,6 +29,7 @@ export type ClientTls = internal.ClientTls
  * Certificates a TLS server runs with; a `Certificates.Service` fits, as does one with a broken `server` pair.
  *
  * @since 0.1.0
+ * @category models
  */
 export type TlsMaterial = internal.TlsMaterial
 
@@ -35,6 +37,7 @@ export type TlsMaterial = internal.TlsMaterial
  * Options of `make`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   /** `requirepass`; also embedded in `url`. */
@@ -53,6 +56,7 @@ export interface Options {
  * A running test `redis-server` and its controls.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Service {
   /** Always `127.0.0.1`. */
@@ -89,6 +93,7 @@ export interface Service {
  * The service tag of a test `redis-server`.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class RedisServer extends Context.Tag("@effect-redis/testkit/RedisServer")<RedisServer, Service>() {}
 
@@ -96,6 +101,7 @@ export class RedisServer extends Context.Tag("@effect-redis/testkit/RedisServer"
  * Starts a `redis-server` and waits until it answers PING; the scope's end kills it and removes its dir.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<Service, TestkitError, Scope.Scope> =>
   Effect.map(internal.make(options), internal.toPublic)
@@ -104,6 +110,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, TestkitError
  * A layer providing a `RedisServer`, started when the layer is built and killed when it is released.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: Options = {}): Layer.Layer<RedisServer, TestkitError> =>
   Layer.scoped(RedisServer, make(options))
@@ -112,6 +119,7 @@ export const layer = (options: Options = {}): Layer.Layer<RedisServer, TestkitEr
  * Prefix of every temp dir the testkit creates, and so of the cwd and config path of every server it starts.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const tempDirPrefix = markerPrefix
 
@@ -120,6 +128,7 @@ export const tempDirPrefix = markerPrefix
  * see this run's servers.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const runIdEnvVar = runIdEnv
 
@@ -127,6 +136,7 @@ export const runIdEnvVar = runIdEnv
  * A `redis-server` process carrying the testkit marker in its cwd or command line.
  *
  * @since 0.1.0
+ * @category models
  */
 export type LeftoverProcess = MarkedProcess
 
@@ -134,6 +144,7 @@ export type LeftoverProcess = MarkedProcess
  * Live `redis-server` processes started by the testkit in this run (Linux `/proc`); empty elsewhere.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const leftoverProcesses: Effect.Effect<ReadonlyArray<LeftoverProcess>> = Effect.promise(() =>
   findMarkedProcesses(runMarker())
@@ -143,6 +154,7 @@ export const leftoverProcesses: Effect.Effect<ReadonlyArray<LeftoverProcess>> = 
  * Promise form of `leftoverProcesses` that also SIGKILLs every process it finds, for globalSetup teardowns.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const killLeftoverProcesses = async (): Promise<ReadonlyArray<LeftoverProcess>> => {
   const found = await findMarkedProcesses(runMarker())
@@ -162,6 +174,7 @@ export const killLeftoverProcesses = async (): Promise<ReadonlyArray<LeftoverPro
  * runs' dirs are never touched); for globalSetup teardowns, after `killLeftoverProcesses`.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const removeLeftoverDirs = async (): Promise<ReadonlyArray<string>> =>
   process.env[runIdEnv] !== undefined && process.env[runIdEnv] !== "" ? removeMarkedDirs(runMarker()) : []

@@ -18,6 +18,7 @@ import { PortUnavailable, type TestkitError } from "./TestkitError.js"
  * One endpoint of a database, as `/v1/bdbs` lists it: its DNS name and the addresses it listens on.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Endpoint {
   readonly uid?: string
@@ -30,6 +31,7 @@ export interface Endpoint {
  * A database (bdb) of the cluster.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Bdb {
   readonly uid: number
@@ -41,6 +43,7 @@ export interface Bdb {
  * The two routes the server serves.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Route = "bdbs" | "availability"
 
@@ -49,6 +52,7 @@ export type Route = "bdbs" | "availability"
  * or a connection closed without an answer (`Reset`).
  *
  * @since 0.1.0
+ * @category models
  */
 export type Failure =
   | { readonly _tag: "Status"; readonly status: number; readonly body: string; readonly contentType: string }
@@ -59,6 +63,7 @@ export type Failure =
  * Constructors of `Failure`.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const Failure = {
   /** Answer with this status and body (JSON unless `contentType` says otherwise). */
@@ -86,6 +91,7 @@ export const Failure = {
  * credentials themselves are never stored.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RequestRecord {
   readonly method: string
@@ -101,6 +107,7 @@ export interface RequestRecord {
  * `requireClientCert` needs a `ca` to verify client certificates against (the generated one, or `tls.ca`).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca?: string | undefined } | undefined
@@ -117,6 +124,7 @@ export interface Options {
  * A running REST API stand-in.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Service {
   readonly host: string
@@ -152,6 +160,7 @@ export interface Service {
  * The service tag of a REST API stand-in.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class RestApiServer extends Context.Tag("@effect-redis/testkit/RestApiServer")<RestApiServer, Service>() {}
 
@@ -168,6 +177,7 @@ const json = (response: http.ServerResponse, status: number, body: unknown, reco
  * Starts the server on 127.0.0.1 (a free port unless `port` is given); it closes with the scope.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<Service, TestkitError, Scope.Scope> =>
   Effect.gen(function* () {
@@ -381,6 +391,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, TestkitError
  * A layer providing a `RestApiServer`, started when the layer is built and closed when it is released.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: Options = {}): Layer.Layer<RestApiServer, TestkitError> =>
   Layer.scoped(RestApiServer, make(options))

@@ -9,6 +9,7 @@ import { Data } from "effect"
  * A required executable (`redis-server`, `openssl`, ...) could not be found or installed.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class BinaryNotFound extends Data.TaggedError("BinaryNotFound")<{
   readonly binary: string
@@ -24,6 +25,7 @@ export class BinaryNotFound extends Data.TaggedError("BinaryNotFound")<{
  * An external command (`openssl`, `apt-get`, ...) could not be run or exited with a non-zero status.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class CommandFailed extends Data.TaggedError("CommandFailed")<{
   readonly command: string
@@ -41,6 +43,7 @@ export class CommandFailed extends Data.TaggedError("CommandFailed")<{
  * A file-system operation (temp dir, config file, certificate file) failed.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class FileSystemError extends Data.TaggedError("FileSystemError")<{
   readonly operation: string
@@ -56,6 +59,7 @@ export class FileSystemError extends Data.TaggedError("FileSystemError")<{
  * No TCP port could be bound on the given host (a fixed port in use, or no free port after retries).
  *
  * @since 0.1.0
+ * @category errors
  */
 export class PortUnavailable extends Data.TaggedError("PortUnavailable")<{
   readonly host: string
@@ -71,6 +75,7 @@ export class PortUnavailable extends Data.TaggedError("PortUnavailable")<{
  * A `redis-server` process did not start, exited during start-up, or did not answer PING in time.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class ServerStartFailed extends Data.TaggedError("ServerStartFailed")<{
   readonly host: string
@@ -87,6 +92,7 @@ export class ServerStartFailed extends Data.TaggedError("ServerStartFailed")<{
  * A command sent to a test server by the testkit itself failed (connection error or error reply).
  *
  * @since 0.1.0
+ * @category errors
  */
 export class RedisCommandFailed extends Data.TaggedError("RedisCommandFailed")<{
   readonly host: string
@@ -103,6 +109,7 @@ export class RedisCommandFailed extends Data.TaggedError("RedisCommandFailed")<{
  * A Redis Cluster did not reach `cluster_state:ok` on every node in time.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class ClusterNotReady extends Data.TaggedError("ClusterNotReady")<{
   readonly ports: ReadonlyArray<number>
@@ -118,6 +125,7 @@ export class ClusterNotReady extends Data.TaggedError("ClusterNotReady")<{
  * Any error of the testkit.
  *
  * @since 0.1.0
+ * @category models
  */
 export type TestkitError =
   | BinaryNotFound
