@@ -128,6 +128,16 @@ const kindOf = (found: Found): Kind | undefined => {
  * `cause` chain wins (a DNS code deep inside beats a generic "offline" outside); the message joins the outer message
  * with the innermost one when they differ.
  *
+ * @example
+ * ```ts
+ * import { FailureCause } from "@effect-redis/multidb"
+ *
+ * const offline = new Error("The client is offline", {
+ *   cause: Object.assign(new Error("getaddrinfo ENOTFOUND east.invalid"), { code: "ENOTFOUND" })
+ * })
+ * FailureCause.fromError(offline).kind // "dns"
+ * ```
+ *
  * @since 0.2.0
  * @category constructors
  */

@@ -325,6 +325,27 @@ const connectorLayer = <E, R>(layer: Layer.Layer<MultiDbClient, E, R | RedisConn
  * The client as a layer, from a plain or decoded configuration. Uses node-redis unless a `RedisConnector` is
  * provided (e.g. `InMemoryConnection.layer` in tests).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { MultiDbClient } from "@effect-redis/multidb"
+ *
+ * const RedisLive = MultiDbClient.layer({
+ *   databases: [
+ *     { id: "east", url: "redis://east.example.com:6379", weight: 1 },
+ *     { id: "west", url: "redis://west.example.com:6379", weight: 0.5 }
+ *   ]
+ * })
+ *
+ * const program = Effect.gen(function* () {
+ *   const redis = yield* MultiDbClient.MultiDbClient
+ *   yield* redis.commands.set("greeting", "hello")
+ *   return yield* redis.commands.get("greeting")
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(RedisLive)))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
