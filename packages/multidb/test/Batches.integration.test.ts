@@ -1,10 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { RedisServer } from "@effect-redis/testkit"
 import { Chunk, Deferred, Effect, Fiber, Stream } from "effect"
-import { createClient } from "redis"
 import * as MultiDbClient from "../src/MultiDbClient.js"
 import { layer as nodeRedisLayer } from "../src/RedisConnection.js"
-import { activeId, waitFor } from "./integration.helpers.js"
+import { activeId, plainClient, waitFor } from "./integration.helpers.js"
 
 const twoDatabases = (
   east: RedisServer.Service,
@@ -21,18 +20,6 @@ const twoDatabases = (
     commandTimeout: "500 millis",
     ...extra
   }).pipe(Effect.provide(nodeRedisLayer))
-
-/** A plain node-redis client to a server, closed with the scope. */
-const plainClient = (url: string) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const client = createClient({ url })
-      client.on("error", () => {})
-      await client.connect()
-      return client
-    }),
-    (client) => Effect.sync(() => client.destroy())
-  )
 
 describe("pipelines", () => {
   it.scopedLive("a pipeline's commands are sent together to the active database, replies typed", () =>

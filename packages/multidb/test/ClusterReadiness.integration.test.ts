@@ -1,13 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { RedisCluster, RedisServer } from "@effect-redis/testkit"
 import { Effect, Fiber, Ref, Schedule } from "effect"
-import { createClient } from "redis"
 import * as HealthCheck from "../src/HealthCheck.js"
 import * as ClusterHealth from "../src/internal/clusterHealth.js"
 import * as MultiDbClient from "../src/MultiDbClient.js"
 import type { MultiDbEvent } from "../src/MultiDbEvent.js"
 import { layer as nodeRedisLayer } from "../src/RedisConnection.js"
-import { activeId, collectEvents, waitFor } from "./integration.helpers.js"
+import { activeId, collectEvents, plainClient, waitFor } from "./integration.helpers.js"
 
 type Timed = { readonly at: number; readonly event: MultiDbEvent }
 
@@ -15,16 +14,7 @@ const keys = Array.from({ length: 30 }, (_, i) => `key:${i}`)
 
 /** A command sent to one node directly (outside the client under test). */
 const nodeCommand = (url: string, args: Array<string>) =>
-  Effect.acquireUseRelease(
-    Effect.promise(async () => {
-      const client = createClient({ url })
-      client.on("error", () => {})
-      await client.connect()
-      return client
-    }),
-    (client) => Effect.promise(() => client.sendCommand(args)),
-    (client) => Effect.promise(() => client.close().catch(() => undefined))
-  )
+  Effect.scoped(Effect.flatMap(plainClient(url), (client) => Effect.promise(() => client.sendCommand(args))))
 
 /**
  * `fibers` loops of commands against the client until `stop` is set (and at most `maxPerFiber` each); each outcome

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { RedisServer } from "@effect-redis/testkit"
 import { Effect } from "effect"
-import { createClient } from "redis"
 import * as Commands from "../src/internal/commands.js"
+import { plainClient } from "./integration.helpers.js"
 
 interface ServerCommand {
   readonly flags: ReadonlyArray<string>
@@ -10,14 +10,8 @@ interface ServerCommand {
 
 /** The server's own table: every command and subcommand (`xinfo|stream`) with its flags. */
 const serverCommands = (url: string) =>
-  Effect.acquireUseRelease(
-    Effect.promise(async () => {
-      const client = createClient({ url })
-      client.on("error", () => {})
-      await client.connect()
-      return client
-    }),
-    (client) =>
+  Effect.scoped(
+    Effect.flatMap(plainClient(url), (client) =>
       Effect.promise(async () => {
         const table = new Map<string, ServerCommand>()
         const walk = (entry: ReadonlyArray<unknown>) => {
@@ -28,8 +22,8 @@ const serverCommands = (url: string) =>
           walk(entry)
         }
         return table
-      }),
-    (client) => Effect.sync(() => client.destroy())
+      })
+    )
   )
 
 describe("command table", () => {

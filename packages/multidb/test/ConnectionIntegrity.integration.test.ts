@@ -1,11 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { RedisServer } from "@effect-redis/testkit"
 import { Effect, Either, Fiber, Option } from "effect"
-import { createClient, RESP_TYPES } from "redis"
+import { RESP_TYPES } from "redis"
 import * as MultiDbClient from "../src/MultiDbClient.js"
 import { layer as nodeRedisLayer } from "../src/RedisConnection.js"
 import * as HostileProxy from "./hostileProxy.js"
-import { activeId, waitFor } from "./integration.helpers.js"
+import { activeId, plainClient, waitFor } from "./integration.helpers.js"
 
 const commandTimeoutMillis = 1000
 const connectTimeoutMillis = 2000
@@ -21,18 +21,6 @@ const twoDatabases = (eastUrl: string, westUrl: string) =>
     commandTimeout: `${commandTimeoutMillis} millis`,
     connectTimeout: `${connectTimeoutMillis} millis`
   }).pipe(Effect.provide(nodeRedisLayer))
-
-/** A plain node-redis client to a server, closed with the scope. */
-const plainClient = (url: string) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const client = createClient({ url })
-      client.on("error", () => {})
-      await client.connect()
-      return client
-    }),
-    (client) => Effect.sync(() => client.destroy())
-  )
 
 type Plain = Effect.Effect.Success<ReturnType<typeof plainClient>>
 

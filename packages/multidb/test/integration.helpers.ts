@@ -1,4 +1,5 @@
 import { Duration, Effect, Option, Schedule, Stream } from "effect"
+import { createClient } from "redis"
 import type * as MultiDbClient from "../src/MultiDbClient.js"
 import type { MultiDbEvent } from "../src/MultiDbEvent.js"
 
@@ -33,3 +34,22 @@ export const collectEvents = (client: MultiDbClient.MultiDbClient) =>
     yield* Effect.sleep("10 millis")
     return events
   })
+
+/** A plain node-redis client to a server (outside the client under test), closed with the scope. */
+export const plainClient = (url: string) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const client = createClient({ url })
+      client.on("error", () => {})
+      await client.connect()
+      return client
+    }),
+    (client) =>
+      Effect.sync(() => {
+        try {
+          client.destroy()
+        } catch {
+          // node-redis 5 throws on a client that is closed already
+        }
+      })
+  )
