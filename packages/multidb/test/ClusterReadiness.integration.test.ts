@@ -255,4 +255,81 @@ describe("Redis Cluster readiness", () => {
       }),
     60_000
   )
+
+  it("a slot map's holes are named: count and ranges", () => {
+    const slots = new Array<unknown>(ClusterHealth.slotCount).fill({})
+    expect(ClusterHealth.unmappedSlots(slots)).toBe(undefined)
+    expect(ClusterHealth.unmappedSlots(undefined)).toMatch(/^16384 of 16384 slots/)
+    for (let slot = 5461; slot <= 10922; slot++) slots[slot] = undefined
+    slots[16383] = undefined
+    expect(ClusterHealth.unmappedSlots(slots)).toBe("5463 of 16384 slots: 5461-10922, 16383")
+    expect(ClusterHealth.unmappedSlots(new Array(ClusterHealth.slotCount))).toBe("16384 of 16384 slots: 0-16383")
+  })
+
+  it.scopedLive(
+    "a client that discovered the cluster while a master's slots were unassigned: the check replaces it, traffic " +
+      "returns only once its map is whole, and no command fails as a defect",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* RedisCluster.make()
+        const standby = yield* RedisServer.make()
+        const [first, last] = [String(Math.floor(16384 / 3)), String(Math.floor((2 * 16384) / 3) - 1)]
+        // the second master's slots are unassigned everywhere: the cluster is down, and a client that discovers it
+        // now maps no node for them
+        yield* Effect.forEach(
+          cluster.rootNodes,
+          (node) => nodeCommand(node.url, ["CLUSTER", "DELSLOTSRANGE", first, last]),
+          { discard: true }
+        )
+        yield* waitFor(
+          "cluster_state:fail everywhere",
+          Effect.map(cluster.states, (states) => states.every((s) => s === "fail"))
+        )
+        const redis = yield* MultiDbClient.fromInput({
+          databases: [
+            { id: "cluster", cluster: { rootNodes: cluster.rootNodes }, weight: 1, gracePeriod: "1 second" },
+            { id: "standby", url: standby.url, weight: 0.5 }
+          ],
+          initialHealthCheckPolicy: "one",
+          healthCheckInterval: "200 millis",
+          healthCheckProbes: 1,
+          healthCheckProbesDelay: "0 millis",
+          autoFallbackInterval: "200 millis",
+          commandTimeout: "500 millis"
+        }).pipe(Effect.provide(nodeRedisLayer))
+        const events = yield* collectEvents(redis)
+        expect(yield* activeId(redis)).toBe("standby")
+
+        const repaired = performance.now()
+        yield* nodeCommand(cluster.rootNodes[1]!.url, ["CLUSTER", "ADDSLOTSRANGE", first, last])
+        yield* cluster.awaitReady("20 seconds")
+        yield* waitFor(
+          "fail-back to the cluster",
+          Effect.map(activeId(redis), (id) => id === "cluster"),
+          "30 seconds"
+        )
+        // every key, whichever master owns it, is served by the cluster: no TypeError, no defect
+        const keyed = Array.from({ length: 60 }, (_, i) => `hole:${i}`)
+        const outcomes = yield* Effect.forEach(keyed, (key) =>
+          Effect.exit(Effect.zipRight(redis.commands.set(key, "v"), redis.commands.get(key)))
+        )
+        expect(outcomes.filter((exit) => exit._tag === "Failure").map(String)).toEqual([])
+        const ownedBySecond = yield* Effect.forEach(keyed, (key) =>
+          nodeCommand(cluster.rootNodes[0]!.url, ["CLUSTER", "KEYSLOT", key])
+        )
+        expect(ownedBySecond.filter((slot) => Number(slot) >= Number(first) && Number(slot) <= Number(last)).length)
+          .toBeGreaterThan(0)
+        // the check saw the hole after the cluster itself was ready again, and said so
+        const holes = events.filter(
+          (e) =>
+            e.at > repaired &&
+            e.event._tag === "HealthCheckCompleted" &&
+            e.event.database === "cluster" &&
+            !e.event.healthy &&
+            /map of the cluster has no node for \d+ of 16384 slots/.test(e.event.cause ?? "")
+        )
+        expect(holes.length).toBeGreaterThan(0)
+      }),
+    90_000
+  )
 })

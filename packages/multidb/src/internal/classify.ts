@@ -38,6 +38,17 @@ export class ConnectionReplacedError extends Error {
   }
 }
 
+/**
+ * A cluster client's map of the cluster has no node for the command's slot (see `clusterHealth.unmappedSlots`): the
+ * command was not sent. The health check replaces such a client, which discovers the cluster again.
+ */
+export class SlotMapIncompleteError extends Error {
+  override readonly name = "SlotMapIncompleteError"
+  constructor(unmapped: string, options?: { readonly cause?: unknown }) {
+    super(`the cluster client's map of the cluster has no node for ${unmapped}`, options)
+  }
+}
+
 /** A command could not be sent at all (e.g. no connection for it was free in time): it never ran. */
 export class NotSentError extends Error {}
 
@@ -73,6 +84,9 @@ export const classify = (error: unknown): Classification => {
   if (error instanceof CommandAbandonedError)
     return { _tag: "Unavailable", mayHaveExecuted: true, reason: error.message }
   if (error instanceof CommandTimeoutError) return { _tag: "Unavailable", mayHaveExecuted: true, reason: error.message }
+  if (error instanceof SlotMapIncompleteError) {
+    return { _tag: "Unavailable", mayHaveExecuted: false, reason: error.message }
+  }
   if (error instanceof NotSentError) return { _tag: "Unavailable", mayHaveExecuted: false, reason: error.message }
   if (error instanceof ConnectionReplacedError) {
     return { _tag: "Unavailable", mayHaveExecuted: error.written, reason: error.message }

@@ -73,3 +73,28 @@ export const check = async (cluster: ClusterView): Promise<void> => {
     throw new ClusterNotReady(`the cluster is not ready to serve: ${notReady.join("; ")}`)
   }
 }
+
+/**
+ * The slots a cluster client's map has no node for, described for a message ("5462 of 16384 slots: 5461-10922"), or
+ * `undefined` when the map is whole. node-redis builds its map from the cluster's answer at its last discovery and
+ * rediscovers only on a MOVED reply: a discovery made while a master was out leaves a hole that a command to one of
+ * those slots never repairs (the client throws a `TypeError` before sending anything).
+ */
+export const unmappedSlots = (slots: ArrayLike<unknown> | undefined): string | undefined => {
+  if (slots === undefined) return `${slotCount} of ${slotCount} slots (the client has no map)`
+  const ranges: Array<string> = []
+  let missing = 0
+  let start = -1
+  for (let slot = 0; slot <= slotCount; slot++) {
+    const hole = slot < slotCount && slots[slot] === undefined
+    if (hole) {
+      missing++
+      if (start < 0) start = slot
+    } else if (start >= 0) {
+      if (ranges.length < 3) ranges.push(start === slot - 1 ? String(start) : `${start}-${slot - 1}`)
+      else if (ranges.length === 3) ranges.push("…")
+      start = -1
+    }
+  }
+  return missing === 0 ? undefined : `${missing} of ${slotCount} slots: ${ranges.join(", ")}`
+}

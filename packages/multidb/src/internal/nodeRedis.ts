@@ -2,7 +2,13 @@ import { Cause, Duration, Effect, Exit, Option, Pool, type Scope } from "effect"
 import { createClient, createCluster, type RedisClientOptions, type RedisClusterOptions } from "redis"
 import type { DatabaseConfig } from "../DatabaseConfig.js"
 import type { ConnectOptions, RedisClient, RedisConnection, Subscriber, SubscriptionKind } from "../RedisConnection.js"
-import { CommandAbandonedError, CommandTimeoutError, ConnectionReplacedError, NotSentError } from "./classify.js"
+import {
+  CommandAbandonedError,
+  CommandTimeoutError,
+  ConnectionReplacedError,
+  NotSentError,
+  SlotMapIncompleteError
+} from "./classify.js"
 import * as ClusterHealth from "./clusterHealth.js"
 import { readOnlyCommands } from "./commands.js"
 
@@ -80,6 +86,8 @@ interface Target {
   readonly overdue: () => void
   /** Since when (clock millis) the sweeper has seen this connection not ready. */
   notReadySince?: number | undefined
+  /** Turns a call's rejection into the error that explains it (a cluster client's incomplete slot map). */
+  readonly explain?: ((error: unknown) => unknown) | undefined
 }
 
 interface Queue {
@@ -368,7 +376,7 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
               Effect.fail(
                 target.replaced && isDisconnect(error)
                   ? new ConnectionReplacedError(!target.precise)
-                  : withLastError(target.client, error)
+                  : withLastError(target.client, target.explain === undefined ? error : target.explain(error))
               )
             )
           }
@@ -475,7 +483,13 @@ const openCluster = (options: RedisClusterOptions) => (): Opened & { readonly cl
     settle = resolve
   })
   cluster.connect().then(settle, settle)
-  return { cluster, client: asClient(cluster, isReadOnly), firstAttempt }
+  /** A `TypeError` from a client whose map has a hole is that hole, not a bug of the caller. */
+  const explain = (error: unknown) => {
+    if (!(error instanceof TypeError)) return error
+    const unmapped = ClusterHealth.unmappedSlots(cluster.slots)
+    return unmapped === undefined ? error : new SlotMapIncompleteError(unmapped, { cause: error })
+  }
+  return { cluster, client: asClient(cluster, isReadOnly), firstAttempt, explain }
 }
 
 const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
@@ -501,13 +515,27 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
     const withDeadline = yield* deadlines(options.commandTimeout, config.id, [health], notReadyLimit)
     const commandDeadline = yield* deadlines(options.commandTimeout, config.id, [commands], notReadyLimit)
     const clusterOf = (target: Target) => (target as Target & { readonly cluster: Cluster }).cluster
-    /** Every master answers and reports the cluster ready (see `clusterHealth`). */
+    /**
+     * Every master answers and reports the cluster ready (see `clusterHealth`), and both clients know a node for
+     * every slot. A client whose map has a hole is replaced (the new one discovers the cluster again) and the check
+     * fails until the map is whole: traffic would otherwise come back to slots it cannot send to.
+     */
     const ping = Effect.suspend(() => {
       const target = health.current
-      const healthCluster = clusterOf(target)
+      const command = commands.current
       return withDeadline(health, async () => {
         await target.firstAttempt
-        await ClusterHealth.check(healthCluster as unknown as ClusterHealth.ClusterView)
+        await ClusterHealth.check(clusterOf(target) as unknown as ClusterHealth.ClusterView)
+        await command.firstAttempt
+        for (const [name, checked] of [["health-check", target], ["command", command]] as const) {
+          const unmapped = ClusterHealth.unmappedSlots(clusterOf(checked).slots)
+          if (unmapped !== undefined) {
+            checked.overdue()
+            throw new ClusterHealth.ClusterNotReady(
+              `the ${name} connection's map of the cluster has no node for ${unmapped} (reconnecting to discover it again)`
+            )
+          }
+        }
       })
     })
     const run = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> => commandDeadline(commands, f)
