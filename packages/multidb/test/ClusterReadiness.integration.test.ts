@@ -317,8 +317,9 @@ describe("Redis Cluster readiness", () => {
         const ownedBySecond = yield* Effect.forEach(keyed, (key) =>
           nodeCommand(cluster.rootNodes[0]!.url, ["CLUSTER", "KEYSLOT", key])
         )
-        expect(ownedBySecond.filter((slot) => Number(slot) >= Number(first) && Number(slot) <= Number(last)).length)
-          .toBeGreaterThan(0)
+        expect(
+          ownedBySecond.filter((slot) => Number(slot) >= Number(first) && Number(slot) <= Number(last)).length
+        ).toBeGreaterThan(0)
         // the check saw the hole after the cluster itself was ready again, and said so
         const holes = events.filter(
           (e) =>

@@ -527,7 +527,10 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
         await target.firstAttempt
         await ClusterHealth.check(clusterOf(target) as unknown as ClusterHealth.ClusterView)
         await command.firstAttempt
-        for (const [name, checked] of [["health-check", target], ["command", command]] as const) {
+        for (const [name, checked] of [
+          ["health-check", target],
+          ["command", command]
+        ] as const) {
           const unmapped = ClusterHealth.unmappedSlots(clusterOf(checked).slots)
           if (unmapped !== undefined) {
             checked.overdue()
