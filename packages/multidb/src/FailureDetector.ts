@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Layer } from "effect"
+import * as FastPath from "./internal/fastPath.js"
 
 /**
  * What one command taught about its database. A `neutral` outcome (an interrupted caller) is not recorded.
@@ -102,8 +103,11 @@ export const make = (options: Options): Effect.Effect<FailureDetector> =>
       }
 
       // Both effects are built once: recording an outcome (every command does) allocates no effect.
-      const recordSuccess: Effect.Effect<boolean> = Effect.sync(() => {
+      const succeeded = () => {
         successes[slotOf(clock.unsafeCurrentTimeMillis())]! += 1
+      }
+      const recordSuccess: Effect.Effect<boolean> = Effect.sync(() => {
+        succeeded()
         return false
       })
       const recordFailure: Effect.Effect<boolean> = Effect.sync(() => {
@@ -118,11 +122,14 @@ export const make = (options: Options): Effect.Effect<FailureDetector> =>
       })
       const record = (outcome: Outcome) => (outcome === "success" ? recordSuccess : recordFailure)
 
-      return {
+      const detector: FailureDetector & FastPath.MaybeSync = {
         record,
         reset: Effect.sync(clear),
-        snapshot: Effect.sync(() => totals(Math.floor(clock.unsafeCurrentTimeMillis() / bucketMillis)))
+        snapshot: Effect.sync(() => totals(Math.floor(clock.unsafeCurrentTimeMillis() / bucketMillis))),
+        // the command path records a success with a plain call, not an effect
+        [FastPath.recordSuccessSync]: succeeded
       }
+      return detector
     })
   )
 

@@ -40,6 +40,16 @@ export interface RedisConnection {
   /** Runs one node-redis call (a command or a batch) on the command connection. Errors are node-redis' own. */
   readonly run: <A>(f: (client: RedisClient) => Promise<A>) => Effect.Effect<A, unknown>
   /**
+   * `run`, continued with `onSuccess` (its result) or `onFailure` (node-redis' error) in the same step: the engine's
+   * hot path uses it to spare a combinator per command. Optional: without it the engine uses `run` and
+   * `Effect.matchEffect`.
+   */
+  readonly runThen?: <A, B, E>(
+    f: (client: RedisClient) => Promise<A>,
+    onSuccess: (value: A) => Effect.Effect<B, E>,
+    onFailure: (error: unknown) => Effect.Effect<B, E>
+  ) => Effect.Effect<B, E>
+  /**
    * Runs a call on a connection of its own, held for the whole call (WATCH / MULTI / EXEC need one), closed after.
    */
   readonly runIsolated: <A>(f: (client: RedisClient) => Promise<A>) => Effect.Effect<A, unknown>

@@ -25,6 +25,7 @@ import { type MultiDbConfig, minimumCheckSpacing } from "../MultiDbConfig.js"
 import * as MultiDbEvent from "../MultiDbEvent.js"
 import * as Metrics from "../MultiDbMetrics.js"
 import type * as RedisConnection from "../RedisConnection.js"
+import * as FastPath from "./fastPath.js"
 import type { Signal } from "./signal.js"
 import * as Telemetry from "./telemetry.js"
 
@@ -46,6 +47,8 @@ export interface Database {
   readonly lastHealth: Ref.Ref<Option.Option<HealthCheck.Result>>
   /** A command succeeded: detector and metric. Built once: the healthy path allocates no effect for it. */
   readonly recordSuccess: Effect.Effect<unknown>
+  /** The same without an effect, when the detector allows it (the built-in one does): the hot path calls it. */
+  readonly recordSuccessSync: (() => void) | undefined
   /** The server answered with an error reply: a success for the detector. */
   readonly recordReply: Effect.Effect<unknown>
   /**
@@ -326,6 +329,7 @@ export const make = (
       Effect.forkIn(scope)
     )
 
+    const syncSuccess = (detector as FastPath.MaybeSync)[FastPath.recordSuccessSync]
     const database: Database = {
       id,
       config: databaseConfig,
@@ -340,6 +344,13 @@ export const make = (
         detector.record("success"),
         Effect.sync(() => successes.unsafeUpdate(1, noTags))
       ),
+      recordSuccessSync:
+        syncSuccess === undefined
+          ? undefined
+          : () => {
+              syncSuccess()
+              successes.unsafeUpdate(1, noTags)
+            },
       recordReply: Effect.zipRight(
         detector.record("success"),
         Effect.sync(() => replies.unsafeUpdate(1, noTags))

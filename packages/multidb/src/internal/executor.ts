@@ -123,47 +123,62 @@ export const make = (
     }
   }
 
-  /** No eligible database: wait for one (bounded), then run on it or report the outage. */
-  const waitAndRun = <A>(
-    f: (client: RedisClient) => Promise<A>,
-    command: string,
-    lane: Lane,
-    tracker: Telemetry.Tracker
-  ): Effect.Effect<A, CommandError> =>
-    Effect.flatMap(supervisor.awaitAvailable(config.availabilityTimeout), (available) => {
-      const database = available ? supervisor.current() : undefined
-      return database === undefined ? supervisor.unavailableError : runOn(database, f, command, lane, tracker)
-    })
-
-  const runOn = <A>(
-    database: Database,
-    f: (client: RedisClient) => Promise<A>,
-    command: string,
-    lane: Lane,
-    tracker: Telemetry.Tracker
-  ): Effect.Effect<A, CommandError> => {
-    telemetry.attempt(tracker, database.telemetry)
-    return Effect.matchEffect(runOnLane(database.connection, f, lane), {
-      onSuccess: (value) =>
-        Effect.map(database.recordSuccess, () => {
-          telemetry.succeeded(tracker)
-          return value
-        }),
-      onFailure: (error) => onError(database, error, command, tracker)
-    })
+  /**
+   * One operation (a command, a batch) and its attempts. A plain object per operation: the hot path allocates no
+   * closure for retries, which are only built once an attempt has failed.
+   */
+  interface Operation<A> {
+    readonly f: (client: RedisClient) => Promise<A>
+    readonly command: string
+    readonly lane: Lane
+    /** Whether a failure that may have executed is retried too (a read, or `retryWrites`). */
+    readonly retryAnything: boolean
+    readonly tracker: Telemetry.Tracker
   }
 
-  // Hot path: one suspend per attempt; the waiting path is only built when no database is active.
-  const attempt = <A>(
-    f: (client: RedisClient) => Promise<A>,
-    command: string,
-    lane: Lane,
-    tracker: Telemetry.Tracker
-  ) =>
-    Effect.suspend((): Effect.Effect<A, CommandError> => {
-      const database = supervisor.current()
-      return database === undefined ? waitAndRun(f, command, lane, tracker) : runOn(database, f, command, lane, tracker)
+  /** No eligible database: wait for one (bounded), then run on it or report the outage. */
+  const waitAndRun = <A>(op: Operation<A>, first: boolean): Effect.Effect<A, CommandError> =>
+    Effect.flatMap(supervisor.awaitAvailable(config.availabilityTimeout), (available) => {
+      const database = available ? supervisor.current() : undefined
+      if (database !== undefined) return runOn(database, op, first)
+      return first ? Effect.catchAll(supervisor.unavailableError, recover(op)) : supervisor.unavailableError
     })
+
+  /**
+   * One attempt on `database`. The hot path: a healthy call costs the connection's call and a plain success record
+   * (with a connection that has `runThen`, not even a `matchEffect`). The first attempt's failure goes to `recover`
+   * (retry or end the operation); a retry's failure goes back to the retry loop.
+   */
+  const runOn = <A>(database: Database, op: Operation<A>, first: boolean): Effect.Effect<A, CommandError> => {
+    const tracker = op.tracker
+    telemetry.attempt(tracker, database.telemetry)
+    const recordSuccess = database.recordSuccessSync
+    const onSuccess =
+      recordSuccess === undefined
+        ? (value: A) =>
+            Effect.map(database.recordSuccess, () => {
+              telemetry.succeeded(tracker)
+              return value
+            })
+        : (value: A) => {
+            recordSuccess()
+            telemetry.succeeded(tracker)
+            return Effect.succeed(value)
+          }
+    const onFailure = (error: unknown) => {
+      const failed = onError(database, error, op.command, tracker)
+      return first ? Effect.catchAll(failed, recover(op)) : failed
+    }
+    const connection = database.connection
+    if (op.lane === undefined && connection.runThen !== undefined) return connection.runThen(op.f, onSuccess, onFailure)
+    return Effect.matchEffect(runOnLane(connection, op.f, op.lane), { onSuccess, onFailure })
+  }
+
+  /** One attempt on the database active now (or, when none is, on the first to become eligible). */
+  const attemptNow = <A>(op: Operation<A>, first: boolean): Effect.Effect<A, CommandError> => {
+    const database = supervisor.current()
+    return database === undefined ? waitAndRun(op, first) : runOn(database, op, first)
+  }
 
   /** Ends an operation with its last error. */
   const failOperation = (tracker: Telemetry.Tracker, error: CommandError): Effect.Effect<never, CommandError> =>
@@ -172,6 +187,42 @@ export const make = (
       return Effect.fail(error)
     })
 
+  const retryable = (op: Operation<unknown>, error: CommandError): error is RedisConnectionError =>
+    error._tag === "RedisConnectionError" && (op.retryAnything || !error.mayHaveExecuted)
+
+  /**
+   * What an operation does with its first failure: retries it as far as it is safe (on the Schedule, or at once when
+   * the active database changed since), or ends it.
+   */
+  const recover =
+    <A>(op: Operation<A>) =>
+    (error: CommandError): Effect.Effect<A, CommandError> => {
+      const tracker = op.tracker
+      if (!retryable(op, error)) return failOperation(tracker, error)
+      return Effect.flatMap(Schedule.driver(retrySchedule), (driver) => {
+        let retriesLeft = config.commandRetry.retries
+        const once = Effect.suspend(() => attemptNow(op, false))
+        const next = (failure: CommandError): Effect.Effect<A, CommandError> =>
+          retryable(op, failure) ? retry(failure) : failOperation(tracker, failure)
+        const again = (last: RedisConnectionError) => {
+          telemetry.retrying(tracker, last)
+          return Effect.catchAll(once, next)
+        }
+        const retry = (last: RedisConnectionError): Effect.Effect<A, CommandError> => {
+          if (retriesLeft <= 0) return failOperation(tracker, last)
+          retriesLeft--
+          // Traffic moved since the failure: the backoff was for the old database, the new one is tried at once.
+          const moved = supervisor.current()
+          if (moved !== undefined && moved.id !== last.database) return again(last)
+          return Effect.matchEffect(driver.next(last), {
+            onFailure: () => failOperation(tracker, last),
+            onSuccess: () => again(last)
+          })
+        }
+        return retry(error)
+      })
+    }
+
   const run = <A>(
     f: (client: RedisClient) => Promise<A>,
     options: ExecuteOptions | undefined,
@@ -179,38 +230,9 @@ export const make = (
   ): Effect.Effect<A, CommandError> => {
     const command = options?.command ?? "EXECUTE"
     const retryAnything = config.retryWrites || options?.readOnly === true
-    const retryable = (error: CommandError): error is RedisConnectionError =>
-      error._tag === "RedisConnectionError" && (retryAnything || !error.mayHaveExecuted)
-    // One client span (unless tracing is off) and one duration per operation, retries included.
-    return telemetry.instrument(telemetry.operation(command), (tracker) => {
-      const once = attempt(f, command, lane, tracker)
-      // The schedule is only set up after a first retryable failure: the healthy path pays nothing for retries.
-      return Effect.catchAll(once, (error) =>
-        retryable(error)
-          ? Effect.flatMap(Schedule.driver(retrySchedule), (driver) => {
-              let retriesLeft = config.commandRetry.retries
-              const next = (failure: CommandError): Effect.Effect<A, CommandError> =>
-                retryable(failure) ? retry(failure) : failOperation(tracker, failure)
-              const again = (last: RedisConnectionError) => {
-                telemetry.retrying(tracker, last)
-                return Effect.catchAll(once, next)
-              }
-              const retry = (last: RedisConnectionError): Effect.Effect<A, CommandError> => {
-                if (retriesLeft <= 0) return failOperation(tracker, last)
-                retriesLeft--
-                // Traffic moved since the failure: the backoff was for the old database, the new one is tried at once.
-                const moved = supervisor.current()
-                if (moved !== undefined && moved.id !== last.database) return again(last)
-                return Effect.matchEffect(driver.next(last), {
-                  onFailure: () => failOperation(tracker, last),
-                  onSuccess: () => again(last)
-                })
-              }
-              return retry(error)
-            })
-          : failOperation(tracker, error)
-      )
-    })
+    return telemetry.instrument(telemetry.operation(command), (tracker) =>
+      attemptNow<A>({ f, command, lane, retryAnything, tracker }, true)
+    )
   }
 
   return {

@@ -216,17 +216,19 @@ class Pending {
   slot = -1
   constructor(
     readonly deadline: number,
-    readonly resume: (effect: Effect.Effect<never, unknown>) => void,
+    readonly resume: (effect: Effect.Effect<unknown, unknown>) => void,
     readonly target: Target,
     readonly timeoutMillis: number,
-    readonly database: string
+    readonly database: string,
+    /** How the call continues after a failure (the caller's `onFailure`). */
+    readonly onFailure: (error: unknown) => Effect.Effect<unknown, unknown>
   ) {}
   timeout() {
-    this.resume(Effect.fail(new CommandTimeoutError(this.timeoutMillis)))
+    this.resume(this.onFailure(new CommandTimeoutError(this.timeoutMillis)))
     this.target.overdue()
   }
   abandon() {
-    this.resume(Effect.fail(new CommandAbandonedError(this.database)))
+    this.resume(this.onFailure(new CommandAbandonedError(this.database)))
   }
 }
 
@@ -339,16 +341,25 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
     const clock = yield* Effect.clock
     /** Settles every pending call at once (the client moved away from the database). */
     const abandon = Effect.sync(() => pending.settleWhere(always, abandonCall))
-    /** Runs `f` on the connection that is current when the effect runs (a retry gets the replacement). */
-    const call = <A>(source: Source, f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
-      Effect.async<A, unknown>((resume) => {
+    /**
+     * Runs `f` on the connection that is current when the effect runs (a retry gets the replacement), and continues
+     * with `onSuccess` or `onFailure` in the same step.
+     */
+    const callThen = <A, B, E>(
+      source: Source,
+      f: (client: RedisClient) => Promise<A>,
+      onSuccess: (value: A) => Effect.Effect<B, E>,
+      onFailure: (error: unknown) => Effect.Effect<B, E>
+    ): Effect.Effect<B, E> =>
+      Effect.async<B, E>((resume) => {
         const target = source.current
         const entry = new Pending(
           clock.unsafeCurrentTimeMillis() + timeoutMillis,
-          resume,
+          resume as (effect: Effect.Effect<unknown, unknown>) => void,
           target,
           timeoutMillis,
-          database
+          database,
+          onFailure as (error: unknown) => Effect.Effect<unknown, unknown>
         )
         if (idle) {
           idle = false
@@ -366,14 +377,14 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
             if (entry.settled) return
             entry.settled = true
             pending.delete(entry)
-            resume(Effect.succeed(value))
+            resume(onSuccess(value))
           },
           (error) => {
             if (entry.settled) return
             entry.settled = true
             pending.delete(entry)
             resume(
-              Effect.fail(
+              onFailure(
                 target.replaced && isDisconnect(error)
                   ? new ConnectionReplacedError(!target.precise)
                   : withLastError(target.client, target.explain === undefined ? error : target.explain(error))
@@ -384,7 +395,9 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
         // No canceler: returning one makes every call pay for an interruption handler. An interrupted call's entry
         // is dropped by the sweeper at its deadline, so memory stays bounded by rate × timeout.
       })
-    return Object.assign(call, { abandon })
+    const call = <A>(source: Source, f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
+      callThen(source, f, Effect.succeed, Effect.fail)
+    return Object.assign(call, { abandon, callThen })
   })
 
 const isErrorReply = (exit: Exit.Exit<unknown, unknown>) =>
@@ -542,6 +555,8 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
       })
     })
     const run = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> => commandDeadline(commands, f)
+    const runThen: NonNullable<RedisConnection["runThen"]> = (f, onSuccess, onFailure) =>
+      commandDeadline.callThen(commands, f, onSuccess, onFailure)
     const duplicate = Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
@@ -565,6 +580,7 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
     const connection: RedisConnection = {
       database: config.id,
       run,
+      runThen,
       abandon: commandDeadline.abandon,
       runIsolated: () =>
         Effect.fail(
@@ -598,6 +614,8 @@ const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
       )
     })
     const run = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> => commandDeadline(commands, f)
+    const runThen: NonNullable<RedisConnection["runThen"]> = (f, onSuccess, onFailure) =>
+      commandDeadline.callThen(commands, f, onSuccess, onFailure)
     /** A connection of its own (not reconnecting), closed with the scope. */
     const isolated = Effect.acquireRelease(
       Effect.tryPromise({
@@ -642,6 +660,7 @@ const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
       subscriber,
       database: config.id,
       run,
+      runThen,
       abandon: commandDeadline.abandon,
       runIsolated,
       runBlocking,
