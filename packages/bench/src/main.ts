@@ -20,7 +20,9 @@ import * as Overhead from "./Overhead.js"
 import { formatSummary, mib, type Summary, table } from "./Stats.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const repoRoot = path.resolve(here, "../../..")
+/** This package's directory: `here` is its `src` (run with tsx) or `build/src` (compiled, as `npm run bench` runs). */
+const packageRoot = path.resolve(here, path.basename(path.dirname(here)) === "build" ? "../.." : "..")
+const repoRoot = path.resolve(packageRoot, "../..")
 
 // ---- options ---------------------------------------------------------------------------------------------------
 
@@ -163,7 +165,8 @@ const memorySection = (bound: Duration.DurationInput) =>
         process.execPath,
         [
           ...process.execArgv,
-          path.join(here, "MemoryMain.ts"),
+          // the same form as this file: compiled (`npm run bench`) or the TypeScript source (run with tsx)
+          path.join(here, `MemoryMain${path.extname(fileURLToPath(import.meta.url))}`),
           String(plan.memory.outcomes),
           String(plan.memory.simulatedMinutes),
           String(plan.memory.databases)
@@ -539,7 +542,7 @@ const program = Effect.gen(function* () {
   }
   const json = `${JSON.stringify(output, null, 2)}\n`
   const files = [path.join(repoRoot, "bench-results.json")]
-  if (!quick && only.size === 3) files.push(path.join(here, "..", "results", "latest.json"))
+  if (!quick && only.size === 3) files.push(path.join(packageRoot, "results", "latest.json"))
   for (const file of files) {
     mkdirSync(path.dirname(file), { recursive: true })
     writeFileSync(file, json)
