@@ -1,12 +1,19 @@
-import { Clock, Duration, Effect, Schedule } from "effect"
+import { Clock, Deferred, Duration, Effect, Schedule } from "effect"
 import type * as ErrorClassifier from "../ErrorClassifier.js"
 import * as FailureCause from "../FailureCause.js"
 import type { ExecuteOptions } from "../MultiDbClient.js"
 import type { MultiDbConfig } from "../MultiDbConfig.js"
-import { type CommandError, RedisCommandError, RedisConnectionError, TransactionAborted } from "../MultiDbError.js"
+import {
+  ClientClosed,
+  type CommandError,
+  RedisCommandError,
+  RedisConnectionError,
+  TransactionAborted
+} from "../MultiDbError.js"
 import type { RedisClient } from "../RedisConnection.js"
 import { CommandAbandonedError, CommandTimeoutError } from "./classify.js"
 import type { Database } from "./database.js"
+import type { Lifecycle } from "./lifecycle.js"
 import type { Supervisor } from "./supervisor.js"
 import * as Telemetry from "./telemetry.js"
 
@@ -14,7 +21,8 @@ import * as Telemetry from "./telemetry.js"
  * The executor: runs one call on the active database and turns its outcome into a result. One attempt reads the
  * active database, runs the call under the connection's deadline, classifies a failure and records the outcome on the
  * database; a connection failure is retried (on the Schedule, or at once when the active database changed since) as
- * far as it is safe. While no database is eligible an attempt waits for one, up to `availabilityTimeout`.
+ * far as it is safe. While no database is eligible an attempt waits for one, up to `availabilityTimeout`. Once the
+ * client is closed, no attempt starts and no retry waits: the call ends with `ClientClosed`.
  */
 export interface Executor {
   readonly execute: <A>(
@@ -60,8 +68,13 @@ export const make = (
   config: MultiDbConfig,
   supervisor: Supervisor,
   classifier: ErrorClassifier.ErrorClassifier["Type"],
-  telemetry: Telemetry.Telemetry = Telemetry.make(config.tracing, Clock.make())
+  telemetry: Telemetry.Telemetry = Telemetry.make(config.tracing, Clock.make()),
+  lifecycle?: Pick<Lifecycle, "isClosed" | "closed">
 ): Executor => {
+  const isClosed = lifecycle?.isClosed ?? (() => false)
+  /** Completes when the client closes (never, without a lifecycle). */
+  const whenClosed = lifecycle === undefined ? Effect.never : Deferred.await(lifecycle.closed)
+
   const retrySchedule = Schedule.exponential(config.commandRetry.base).pipe(
     Schedule.jittered,
     Schedule.modifyDelay((delay) => Duration.min(delay, config.commandRetry.cap)),
@@ -130,10 +143,14 @@ export const make = (
     lane: Lane,
     tracker: Telemetry.Tracker
   ): Effect.Effect<A, CommandError> =>
-    Effect.flatMap(supervisor.awaitAvailable(config.availabilityTimeout), (available) => {
-      const database = available ? supervisor.current() : undefined
-      return database === undefined ? supervisor.unavailableError : runOn(database, f, command, lane, tracker)
-    })
+    Effect.flatMap(
+      Effect.raceFirst(supervisor.awaitAvailable(config.availabilityTimeout), Effect.as(whenClosed, false)),
+      (available) => {
+        if (isClosed()) return Effect.fail(new ClientClosed({ operation: command }))
+        const database = available ? supervisor.current() : undefined
+        return database === undefined ? supervisor.unavailableError : runOn(database, f, command, lane, tracker)
+      }
+    )
 
   const runOn = <A>(
     database: Database,
@@ -161,6 +178,7 @@ export const make = (
     tracker: Telemetry.Tracker
   ) =>
     Effect.suspend((): Effect.Effect<A, CommandError> => {
+      if (isClosed()) return Effect.fail(new ClientClosed({ operation: command }))
       const database = supervisor.current()
       return database === undefined ? waitAndRun(f, command, lane, tracker) : runOn(database, f, command, lane, tracker)
     })
@@ -196,12 +214,14 @@ export const make = (
                 return Effect.catchAll(once, next)
               }
               const retry = (last: RedisConnectionError): Effect.Effect<A, CommandError> => {
+                if (isClosed()) return failOperation(tracker, new ClientClosed({ operation: command }))
                 if (retriesLeft <= 0) return failOperation(tracker, last)
                 retriesLeft--
                 // Traffic moved since the failure: the backoff was for the old database, the new one is tried at once.
                 const moved = supervisor.current()
                 if (moved !== undefined && moved.id !== last.database) return again(last)
-                return Effect.matchEffect(driver.next(last), {
+                // the backoff ends early when the client closes: the attempt after it then fails with ClientClosed
+                return Effect.matchEffect(Effect.raceFirst(driver.next(last), whenClosed), {
                   onFailure: () => failOperation(tracker, last),
                   onSuccess: () => again(last)
                 })
