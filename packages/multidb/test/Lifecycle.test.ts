@@ -5,8 +5,8 @@ import * as HealthCheck from "../src/HealthCheck.js"
 import * as InMemoryConnection from "../src/InMemoryConnection.js"
 import * as MultiDbClient from "../src/MultiDbClient.js"
 import type * as MultiDbConfig from "../src/MultiDbConfig.js"
-import { RedisConnector } from "../src/RedisConnection.js"
 import type * as RedisConnection from "../src/RedisConnection.js"
+import { RedisConnector } from "../src/RedisConnection.js"
 import { activeId, advance } from "./helpers.js"
 
 /**
@@ -83,15 +83,13 @@ const failureTag = <A, E>(exit: Exit.Exit<A, E> | null) => {
 const reset = () => Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" })
 
 /** A connector whose connections lack `abandon` (it is optional): calls left on a database run out by themselves. */
-const withoutAbandon =
-  (connector: Connector): Connector =>
-  ({
-    connect: (databaseConfig, options) =>
-      Effect.map(connector.connect(databaseConfig, options), (connection) => {
-        const { abandon: _, ...rest } = connection
-        return rest
-      })
-  })
+const withoutAbandon = (connector: Connector): Connector => ({
+  connect: (databaseConfig, options) =>
+    Effect.map(connector.connect(databaseConfig, options), (connection) => {
+      const { abandon: _, ...rest } = connection
+      return rest
+    })
+})
 
 /** A connector whose pub/sub connections refuse `refused(database, name)` subscriptions. */
 const refusingSubscriptions =
