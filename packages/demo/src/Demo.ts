@@ -73,6 +73,7 @@ export interface Result {
 export type Error =
   | MultiDbError.InitialHealthCheckFailed
   | MultiDbError.InvalidRequest
+  | MultiDbError.ClientClosed
   | ParseResult.ParseError
   | TestkitError.TestkitError
 

@@ -81,7 +81,10 @@ export const traffic = (
       byUrl.set(database.url, database.id)
       byUrl.set(endpoint(database.url), database.id)
     }
-    const activeId = Effect.map(client.activeDatabase, Option.match({ onNone: () => "?", onSome: (d) => d.id }))
+    const activeId = client.activeDatabase.pipe(
+      Effect.map(Option.match({ onNone: () => "?", onSome: (d) => d.id })),
+      Effect.orElseSucceed(() => "?")
+    )
     const servedBy = (url: string | undefined): Effect.Effect<string> => {
       const id = url === undefined ? undefined : (byUrl.get(url) ?? byUrl.get(endpoint(url)))
       return id === undefined ? activeId : Effect.succeed(id)

@@ -22,10 +22,12 @@ import type * as HealthCheck from "./HealthCheck.js"
 import * as internal from "./internal/client.js"
 import * as MultiDbConfig from "./MultiDbConfig.js"
 import type {
+  ClientClosed,
   CommandError,
   DatabaseNotFound,
   InitialHealthCheckFailed,
   InvalidRequest,
+  ManagementFailed,
   SubscriptionError,
   UnhealthyDatabase
 } from "./MultiDbError.js"
@@ -248,29 +250,48 @@ export interface MultiDbClient {
   readonly pSubscribe: (patterns: ReadonlyArray<string>) => Stream.Stream<Message, SubscriptionError>
   /** Like `subscribe`, for SSUBSCRIBE shard channels. */
   readonly sSubscribe: (shardChannels: ReadonlyArray<string>) => Stream.Stream<Message, SubscriptionError>
-  /** Every event from the moment the stream starts. */
+  /** Every event from the moment the stream starts; it ends when the client closes. */
   readonly events: Stream.Stream<MultiDbEvent>
   /** The active database, or none while no database is available. */
-  readonly activeDatabase: Effect.Effect<Option.Option<DatabaseInfo>>
+  readonly activeDatabase: Effect.Effect<Option.Option<DatabaseInfo>, ClientClosed>
   /** Every database. */
-  readonly databases: Effect.Effect<ReadonlyArray<DatabaseInfo>>
-  /** The id of the active database each time it changes (none while no database is available). */
+  readonly databases: Effect.Effect<ReadonlyArray<DatabaseInfo>, ClientClosed>
+  /** The id of the active database each time it changes (none while no database is available); ends when the client closes. */
   readonly activeChanges: Stream.Stream<Option.Option<string>>
-  /** Health-checks the database, then makes it the active one (auto fallback may later move away from it). */
-  readonly setActiveDatabase: (id: string) => Effect.Effect<void, DatabaseNotFound | UnhealthyDatabase>
-  /** Adds a database (health-checked first unless `skipInitialHealthCheck`); it becomes active if it is the best. */
+  /**
+   * Health-checks the database, then makes it the active one (auto fallback may later move away from it).
+   * `ManagementFailed` if the switch could not be confirmed (never a wait without bound).
+   */
+  readonly setActiveDatabase: (
+    id: string
+  ) => Effect.Effect<void, DatabaseNotFound | UnhealthyDatabase | ManagementFailed | ClientClosed>
+  /**
+   * Adds a database (health-checked first unless `skipInitialHealthCheck`); it becomes active if it is the best. A call
+   * that fails or is interrupted before the database is added leaves nothing open.
+   */
   readonly addDatabase: (
     config: DatabaseConfig.Input,
     options?: { readonly skipInitialHealthCheck?: boolean }
-  ) => Effect.Effect<void, InvalidRequest | UnhealthyDatabase>
-  /** Removes a database and closes its connections; traffic moves first if it was the active one. */
-  readonly removeDatabase: (id: string) => Effect.Effect<void, DatabaseNotFound | InvalidRequest>
+  ) => Effect.Effect<void, InvalidRequest | UnhealthyDatabase | ManagementFailed | ClientClosed>
+  /**
+   * Removes a database and closes its connections; traffic moves first if it was the active one. Calls still running
+   * on it end with a typed error (a read is retried on the new active database), never an interruption.
+   */
+  readonly removeDatabase: (
+    id: string
+  ) => Effect.Effect<void, DatabaseNotFound | InvalidRequest | ManagementFailed | ClientClosed>
   /** Changes a database's weight; the active database follows if another is now preferred. */
-  readonly updateDatabaseWeight: (id: string, weight: number) => Effect.Effect<void, DatabaseNotFound | InvalidRequest>
+  readonly updateDatabaseWeight: (
+    id: string,
+    weight: number
+  ) => Effect.Effect<void, DatabaseNotFound | InvalidRequest | ManagementFailed | ClientClosed>
   /** Adds a health check to every database's checks. */
-  readonly addHealthCheck: (check: HealthCheck.HealthCheck) => Effect.Effect<void, InvalidRequest>
-  /** Runs the health checks of one database now and applies the result. */
-  readonly checkHealth: (id: string) => Effect.Effect<void, DatabaseNotFound>
+  readonly addHealthCheck: (check: HealthCheck.HealthCheck) => Effect.Effect<void, InvalidRequest | ClientClosed>
+  /**
+   * Runs the health checks of one database now and applies the result; a check of it already running is awaited and
+   * its result applied instead. `DatabaseNotFound` if the database is removed before the check ends.
+   */
+  readonly checkHealth: (id: string) => Effect.Effect<void, DatabaseNotFound | ClientClosed>
 }
 
 /**
@@ -283,7 +304,9 @@ export const MultiDbClient = Context.GenericTag<MultiDbClient>("@effect-redis/mu
 
 /**
  * Builds a client in the current scope: connects, runs the initial health check, starts the supervisor, the health
- * checks and the fallback timer. Closing the scope stops every fiber and closes every connection.
+ * checks and the fallback timer. Closing the scope stops every fiber and closes every connection; from then on every
+ * call fails at once with `ClientClosed` (calls still waiting end with it too, subscription streams fail with it, and
+ * `events` / `activeChanges` end).
  *
  * @since 0.1.0
  * @category constructors

@@ -158,6 +158,40 @@ export class TransactionAborted extends Data.TaggedError("TransactionAborted")<{
 }
 
 /**
+ * The client's scope has closed: every call made after that (or still waiting when it closed) fails with this at once,
+ * without retrying. Build a new client to go on.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class ClientClosed extends Data.TaggedError("ClientClosed")<{
+  /** What was called: `GET`, `subscribe`, `MultiDbClient.removeDatabase`, ... */
+  readonly operation: string
+}> {
+  override get message() {
+    return `${this.operation} failed: the MultiDbClient is closed (its scope has ended)`
+  }
+}
+
+/**
+ * A runtime-management change could not be confirmed: the background fiber that owns the active database failed while
+ * applying it, or did not answer within the bound (`managementTimeout`). The call never waits longer; the change may
+ * have been applied in part (`databases` shows the state).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class ManagementFailed extends Data.TaggedError("ManagementFailed")<{
+  readonly operation: string
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message() {
+    return `${this.operation} could not be completed: ${this.reason}`
+  }
+}
+
+/**
  * Every error a `MultiDbClient` operation can fail with.
  *
  * @since 0.1.0
@@ -173,10 +207,13 @@ export type MultiDbError =
   | RedisCommandError
   | RedisConnectionError
   | TransactionAborted
+  | ClientClosed
+  | ManagementFailed
 
 /**
  * What a command, `execute`, a pipeline or a transaction can fail with: no database to run it on, a rejected request,
- * an error reply, a connection failure, or a WATCH conflict. Never a start-up or runtime-management error.
+ * an error reply, a connection failure, a WATCH conflict, or a closed client. Never a start-up or runtime-management
+ * error.
  *
  * @since 0.1.0
  * @category models
@@ -188,11 +225,19 @@ export type CommandError =
   | RedisCommandError
   | RedisConnectionError
   | TransactionAborted
+  | ClientClosed
 
 /**
- * What a subscription stream can fail with.
+ * What a subscription stream can fail with: no database to subscribe on (when it starts, or after moving the
+ * subscription to a new active database was retried for the whole failover budget), a rejected request, a connection
+ * failure, or a closed client.
  *
  * @since 0.1.0
  * @category models
  */
-export type SubscriptionError = TemporarilyUnavailable | InvalidRequest | RedisConnectionError
+export type SubscriptionError =
+  | TemporarilyUnavailable
+  | NoValidDatabase
+  | InvalidRequest
+  | RedisConnectionError
+  | ClientClosed

@@ -53,7 +53,11 @@ const tempDir = Effect.acquireRelease(
 )
 
 /** Polls `condition` every 20 ms until it holds; dies after `bound`. */
-const waitUntil = (condition: Effect.Effect<boolean>, what: string, bound: Duration.DurationInput = "10 seconds") =>
+const waitUntil = <E>(
+  condition: Effect.Effect<boolean, E>,
+  what: string,
+  bound: Duration.DurationInput = "10 seconds"
+) =>
   condition.pipe(
     Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: (holds) => holds }),
     Effect.timeoutFail({

@@ -1,4 +1,4 @@
-import { Effect, Option, PubSub, Ref, type Scope, Stream } from "effect"
+import { Deferred, Duration, Effect, ExecutionStrategy, Option, PubSub, Ref, Schedule, Scope, Stream } from "effect"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as DatabaseConfig from "../DatabaseConfig.js"
 import * as ErrorClassifier from "../ErrorClassifier.js"
@@ -7,12 +7,13 @@ import * as FailureDetector from "../FailureDetector.js"
 import * as HealthCheck from "../HealthCheck.js"
 import type { MultiDbClient as Service } from "../MultiDbClient.js"
 import type { MultiDbConfig } from "../MultiDbConfig.js"
-import { type InitialHealthCheckFailed, InvalidRequest } from "../MultiDbError.js"
+import { ClientClosed, type InitialHealthCheckFailed, InvalidRequest } from "../MultiDbError.js"
 import type * as MultiDbEvent from "../MultiDbEvent.js"
 import * as MultiDbEvents from "../MultiDbEvents.js"
 import * as RedisConnection from "../RedisConnection.js"
 import * as Database from "./database.js"
 import * as Executor from "./executor.js"
+import * as Lifecycle from "./lifecycle.js"
 import * as Management from "./management.js"
 import * as PubSubManager from "./pubsub.js"
 import * as Requests from "./requests.js"
@@ -24,12 +25,25 @@ import * as Telemetry from "./telemetry.js"
  * Builds a client: resolves the services (each has a default), wires the databases, the supervisor, the executor,
  * the requests and runtime management together, and starts up. A command goes requests → executor → supervisor's
  * active database → its connection.
+ *
+ * Everything lives in a scope of its own under the caller's. The caller's scope holds two finalizers only: marking
+ * the client closed, then closing that inner scope. So when the caller's scope closes, the client is closed first
+ * (every call from then on, and every call still waiting, ends with `ClientClosed`), and only then are fibers stopped
+ * and connections closed.
  */
 export const make = (
   config: MultiDbConfig
 ): Effect.Effect<Service, InitialHealthCheckFailed | InvalidRequest, Scope.Scope | RedisConnection.RedisConnector> =>
   Effect.gen(function* () {
-    const clientScope = yield* Effect.scope
+    const outer = yield* Effect.scope
+    const clientScope = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+    const lifecycle = yield* Lifecycle.make
+    yield* Scope.addFinalizer(outer, lifecycle.close)
+    return yield* build(config, clientScope, lifecycle).pipe(Scope.extend(clientScope))
+  })
+
+const build = (config: MultiDbConfig, clientScope: Scope.Scope, lifecycle: Lifecycle.Lifecycle) =>
+  Effect.gen(function* () {
     const events = yield* Effect.serviceOption(MultiDbEvents.MultiDbEvents).pipe(
       Effect.flatMap(Option.match({ onNone: () => MultiDbEvents.make(), onSome: Effect.succeed }))
     )
@@ -63,14 +77,37 @@ export const make = (
 
     yield* Startup.start({ config, supervisor, strategy, healthChecks, createDatabase })
 
-    const executor = Executor.make(config, supervisor, classifier, telemetry)
+    const executor = Executor.make(config, supervisor, classifier, telemetry, lifecycle)
     const requests = Requests.make(executor.execute, executor.executeIsolated, executor.executeBlocking, telemetry)
-    const management = yield* Management.make({ supervisor, healthChecks, createDatabase, publish, telemetry })
-    const pubsub = yield* PubSubManager.make(supervisor.active, executor.retrySchedule)
+    const management = yield* Management.make({
+      supervisor,
+      healthChecks,
+      createDatabase,
+      publish,
+      telemetry,
+      lifecycle
+    })
+    const pubsub = yield* PubSubManager.make(supervisor.active, {
+      backoff: Schedule.exponential(config.commandRetry.base).pipe(
+        Schedule.jittered,
+        Schedule.modifyDelay((delay) => Duration.min(delay, config.commandRetry.cap))
+      ),
+      // as long as the client reports an outage as temporary
+      budget: Duration.max(Duration.times(config.failoverDelay, config.failoverAttempts), Duration.seconds(1)),
+      unavailable: supervisor.unavailableError
+    })
+    const closedError = (operation: string) =>
+      Effect.zipRight(Deferred.await(lifecycle.closed), Effect.fail(new ClientClosed({ operation })))
     const subscribeTo = (kind: RedisConnection.SubscriptionKind) => (names: ReadonlyArray<string>) =>
-      names.length === 0
-        ? Stream.fail(new InvalidRequest({ reason: "subscribe needs at least one channel or pattern" }))
-        : pubsub.subscribe(kind, names)
+      Stream.suspend(() => {
+        const operation = kind === "channel" ? "subscribe" : kind === "pattern" ? "pSubscribe" : "sSubscribe"
+        if (lifecycle.isClosed()) return Stream.fail(new ClientClosed({ operation }))
+        if (names.length === 0) {
+          return Stream.fail(new InvalidRequest({ reason: "subscribe needs at least one channel or pattern" }))
+        }
+        return pubsub.subscribe(kind, names).pipe(Stream.interruptWhen(closedError(operation)))
+      })
+    const read = <A>(operation: string, effect: Effect.Effect<A>) => Effect.zipRight(lifecycle.check(operation), effect)
 
     const service: Service = {
       execute: executor.execute,
@@ -78,10 +115,17 @@ export const make = (
       subscribe: subscribeTo("channel"),
       pSubscribe: subscribeTo("pattern"),
       sSubscribe: subscribeTo("shard"),
-      events: Stream.fromPubSub(events),
-      activeDatabase: Effect.map(supervisor.snapshot, (infos) => Option.fromNullable(infos.find((i) => i.active))),
-      databases: supervisor.snapshot,
-      activeChanges: supervisor.active.changes.pipe(Stream.map(Option.map((d) => d.id)), Stream.changes),
+      events: Stream.fromPubSub(events).pipe(Stream.interruptWhenDeferred(lifecycle.closed)),
+      activeDatabase: read(
+        "MultiDbClient.activeDatabase",
+        Effect.map(supervisor.snapshot, (infos) => Option.fromNullable(infos.find((i) => i.active)))
+      ),
+      databases: read("MultiDbClient.databases", supervisor.snapshot),
+      activeChanges: supervisor.active.changes.pipe(
+        Stream.map(Option.map((d) => d.id)),
+        Stream.changes,
+        Stream.interruptWhenDeferred(lifecycle.closed)
+      ),
       ...management
     }
     return service

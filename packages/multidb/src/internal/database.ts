@@ -1,5 +1,7 @@
 import {
+  Cause,
   type Context,
+  Data,
   Deferred,
   Duration,
   Effect,
@@ -62,9 +64,12 @@ export interface Database {
   readonly runChecks: Effect.Effect<HealthCheck.Result>
   /**
    * Starts a check of this database in its scope unless one is running, and hands back its outcome: several callers
-   * share one check. The result is applied to the circuit.
+   * share one check. The result is applied to the circuit. Fails with `DatabaseClosed` when the database is (or gets)
+   * closed before the check ends; interrupting the caller never leaves a check marked running.
    */
-  readonly startCheck: Effect.Effect<Deferred.Deferred<HealthCheck.Result>>
+  readonly startCheck: Effect.Effect<Deferred.Deferred<HealthCheck.Result, DatabaseClosed>>
+  /** Whether the database has been closed (removed, or the client closed). */
+  readonly isClosed: () => boolean
   /** A failure on the command path: start a check, at most every `triggeredCheckSpacing`. */
   readonly triggerCheck: Effect.Effect<void>
   /** One short PING after a command missed its deadline; no answer in time opens the circuit. */
@@ -81,6 +86,9 @@ export interface Opened {
   readonly cause: unknown
   readonly span: Tracer.AnySpan | undefined
 }
+
+/** The database was closed (removed, or the client closed) before a check of it ended. */
+export class DatabaseClosed extends Data.TaggedError("DatabaseClosed")<{ readonly database: string }> {}
 
 /** What a database needs from the client around it. */
 export interface Environment {
@@ -108,27 +116,64 @@ const noTags: Array<MetricLabel.MetricLabel> = []
 
 const circuitGaugeValue = { closed: 0, "half-open": 1, open: 2 } as const
 
-/** Opens the connections of a database and builds its value, in a scope of its own under `parent`. */
+/**
+ * Runs `effect` on a database unless it is closed. A circuit or timer of a closed database reports an interruption
+ * (a fiber handle of a closed scope does); that is not the caller's interruption, so it is dropped here: removing a
+ * database never interrupts a command or check that was still running on it.
+ */
+const unlessClosed =
+  (isClosed: () => boolean) =>
+  (effect: Effect.Effect<void>): Effect.Effect<void> =>
+    Effect.suspend(() =>
+      isClosed()
+        ? Effect.void
+        : Effect.catchAllCause(effect, (cause) =>
+            Cause.isInterruptedOnly(cause) ? Effect.void : Effect.failCause(cause)
+          )
+    )
+
+/**
+ * Opens the connections of a database and builds its value, in a scope of its own under `parent`. Interrupted or
+ * failing half-way, it closes that scope (and whatever it opened) before returning.
+ */
 export const make = (
   env: Environment,
   databaseConfig: DatabaseConfig.DatabaseConfig,
   order: number,
   parent: Scope.Scope
 ): Effect.Effect<Database> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) =>
+      restore(build(env, databaseConfig, order, scope)).pipe(
+        Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, Exit.void)))
+      )
+    )
+  )
+
+const build = (
+  env: Environment,
+  databaseConfig: DatabaseConfig.DatabaseConfig,
+  order: number,
+  scope: Scope.CloseableScope
+): Effect.Effect<Database> =>
   Effect.gen(function* () {
     const { config, publish, signals } = env
     const telemetry = env.telemetry ?? Telemetry.make(config.tracing, yield* Effect.clock)
     const id = databaseConfig.id
     const databaseTelemetry = Telemetry.databaseTelemetry(databaseConfig)
+    let closed = false
+    const isClosed = () => closed
+    const guarded = unlessClosed(isClosed)
     let opened: Opened | undefined
     /** Opens the circuit for `cause`, found by the work of `span`: remembered for the switch, an event on the span. */
     const open = (cause: unknown, span: Tracer.AnySpan | undefined) =>
-      Effect.flatMap(circuit.state, (from) => {
-        opened = { cause, span }
-        telemetry.circuitEvent(span, id, from, "open")
-        return circuit.open
-      })
-    const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
+      guarded(
+        Effect.flatMap(circuit.state, (from) => {
+          opened = { cause, span }
+          telemetry.circuitEvent(span, id, from, "open")
+          return circuit.open
+        })
+      )
     const detector = yield* env.detectors.make(id, {
       window: config.failuresDetectionWindow,
       minNumFailures: config.minNumFailures,
@@ -158,7 +203,20 @@ export const make = (
     const gauge = Metric.tagged(Metrics.circuitState, Telemetry.Attr.database, id)
     const lastHealth = yield* Ref.make<Option.Option<HealthCheck.Result>>(Option.none())
     const lastTriggered = yield* Ref.make(Number.NEGATIVE_INFINITY)
-    const running = yield* Ref.make<Option.Option<Deferred.Deferred<HealthCheck.Result>>>(Option.none())
+    const running = yield* Ref.make<Option.Option<Deferred.Deferred<HealthCheck.Result, DatabaseClosed>>>(Option.none())
+    const closedError = new DatabaseClosed({ database: id })
+    // Runs when the scope closes (whatever closes it): from then on no check starts, and one still marked running
+    // (even one whose fiber was stopped before it began) ends with `DatabaseClosed`.
+    yield* Scope.addFinalizer(
+      scope,
+      Effect.suspend(() => {
+        closed = true
+        return Effect.flatMap(
+          Ref.getAndSet(running, Option.none()),
+          Option.match({ onNone: () => Effect.void, onSome: (deferred) => Deferred.fail(deferred, closedError) })
+        )
+      })
+    )
     const probing = yield* Effect.makeSemaphore(1)
     const weight = yield* Ref.make(databaseConfig.weight)
 
@@ -204,7 +262,7 @@ export const make = (
               if (state !== "open") yield* open(result.cause ?? "health check failed", span)
             } else if (state === "half-open") {
               telemetry.circuitEvent(span, id, state, "closed")
-              yield* circuit.close
+              yield* guarded(circuit.close)
             }
             yield* signals.offer({ _tag: "Reevaluate", parent: span })
           })
@@ -227,29 +285,46 @@ export const make = (
       checkAndApply
     )
 
-    const startCheck = Effect.flatMap(Deferred.make<HealthCheck.Result>(), (fresh) =>
-      Effect.flatMap(
-        Ref.modify(
-          running,
-          (
-            current: Option.Option<Deferred.Deferred<HealthCheck.Result>>
-          ): readonly [readonly [Deferred.Deferred<HealthCheck.Result>, boolean], typeof current] =>
-            Option.isSome(current) ? [[current.value, false], current] : [[fresh, true], Option.some(fresh)]
-        ),
-        ([deferred, mine]) =>
-          mine
-            ? Effect.as(
-                Effect.forkIn(
-                  spaced.pipe(
-                    Effect.onExit((exit) =>
-                      Effect.zipRight(Ref.set(running, Option.none()), Deferred.done(deferred, exit))
-                    )
-                  ),
-                  scope
-                ),
-                deferred
-              )
-            : Effect.succeed(deferred)
+    // Uninterruptible from marking a check running to forking it: an interrupted caller never leaves the mark set.
+    const startCheck = Effect.uninterruptible(
+      Effect.flatMap(Deferred.make<HealthCheck.Result, DatabaseClosed>(), (fresh) =>
+        Effect.suspend(() => {
+          if (closed) return Effect.as(Deferred.fail(fresh, closedError), fresh)
+          return Effect.flatMap(
+            Ref.modify(
+              running,
+              (
+                current: Option.Option<Deferred.Deferred<HealthCheck.Result, DatabaseClosed>>
+              ): readonly [
+                readonly [Deferred.Deferred<HealthCheck.Result, DatabaseClosed>, boolean],
+                typeof current
+              ] => (Option.isSome(current) ? [[current.value, false], current] : [[fresh, true], Option.some(fresh)])
+            ),
+            ([deferred, mine]) =>
+              mine
+                ? Effect.as(
+                    Effect.forkIn(
+                      spaced.pipe(
+                        Effect.interruptible,
+                        Effect.onExit((exit) =>
+                          Effect.zipRight(
+                            Ref.update(running, (current) =>
+                              Option.isSome(current) && current.value === deferred ? Option.none() : current
+                            ),
+                            // the check's fiber is only ever interrupted by the closing of the database's scope
+                            Exit.isInterrupted(exit)
+                              ? Deferred.fail(deferred, closedError)
+                              : Deferred.done(deferred, exit)
+                          )
+                        )
+                      ),
+                      scope
+                    ),
+                    deferred
+                  )
+                : Effect.succeed(deferred)
+          )
+        })
       )
     )
 
@@ -359,6 +434,7 @@ export const make = (
       connectionLost: failed("connection lost", undefined),
       runChecks,
       startCheck,
+      isClosed,
       triggerCheck,
       probe,
       telemetry: databaseTelemetry,
@@ -380,5 +456,5 @@ export const make = (
     return database
   })
 
-/** Closes a database's scope: its connections, circuit timer and follower end. */
+/** Closes a database's scope: its connections, circuit timer and follower end; a check still running ends. */
 export const close = (database: Database): Effect.Effect<void> => Scope.close(database.scope, Exit.void)

@@ -1,12 +1,19 @@
-import { Clock, Duration, Effect, Schedule } from "effect"
+import { Clock, Deferred, Duration, Effect, Schedule } from "effect"
 import type * as ErrorClassifier from "../ErrorClassifier.js"
 import * as FailureCause from "../FailureCause.js"
 import type { ExecuteOptions } from "../MultiDbClient.js"
 import type { MultiDbConfig } from "../MultiDbConfig.js"
-import { type CommandError, RedisCommandError, RedisConnectionError, TransactionAborted } from "../MultiDbError.js"
+import {
+  ClientClosed,
+  type CommandError,
+  RedisCommandError,
+  RedisConnectionError,
+  TransactionAborted
+} from "../MultiDbError.js"
 import type { RedisClient } from "../RedisConnection.js"
 import { CommandAbandonedError, CommandTimeoutError } from "./classify.js"
 import type { Database } from "./database.js"
+import type { Lifecycle } from "./lifecycle.js"
 import type { Supervisor } from "./supervisor.js"
 import * as Telemetry from "./telemetry.js"
 
@@ -14,7 +21,8 @@ import * as Telemetry from "./telemetry.js"
  * The executor: runs one call on the active database and turns its outcome into a result. One attempt reads the
  * active database, runs the call under the connection's deadline, classifies a failure and records the outcome on the
  * database; a connection failure is retried (on the Schedule, or at once when the active database changed since) as
- * far as it is safe. While no database is eligible an attempt waits for one, up to `availabilityTimeout`.
+ * far as it is safe. While no database is eligible an attempt waits for one, up to `availabilityTimeout`. Once the
+ * client is closed, no attempt starts and no retry waits: the call ends with `ClientClosed`.
  */
 export interface Executor {
   readonly execute: <A>(
@@ -60,8 +68,13 @@ export const make = (
   config: MultiDbConfig,
   supervisor: Supervisor,
   classifier: ErrorClassifier.ErrorClassifier["Type"],
-  telemetry: Telemetry.Telemetry = Telemetry.make(config.tracing, Clock.make())
+  telemetry: Telemetry.Telemetry = Telemetry.make(config.tracing, Clock.make()),
+  lifecycle?: Pick<Lifecycle, "isClosed" | "closed">
 ): Executor => {
+  const isClosed = lifecycle?.isClosed ?? (() => false)
+  /** Completes when the client closes (never, without a lifecycle). */
+  const whenClosed = lifecycle === undefined ? Effect.never : Deferred.await(lifecycle.closed)
+
   const retrySchedule = Schedule.exponential(config.commandRetry.base).pipe(
     Schedule.jittered,
     Schedule.modifyDelay((delay) => Duration.min(delay, config.commandRetry.cap)),
@@ -136,13 +149,23 @@ export const make = (
     readonly tracker: Telemetry.Tracker
   }
 
+  /** The client is closed: the operation ends (the first attempt's failure ends it here, a retry's in its loop). */
+  const closedFailure = (op: Operation<unknown>, first: boolean): Effect.Effect<never, CommandError> => {
+    const closed = new ClientClosed({ operation: op.command })
+    return first ? failOperation(op.tracker, closed) : Effect.fail(closed)
+  }
+
   /** No eligible database: wait for one (bounded), then run on it or report the outage. */
   const waitAndRun = <A>(op: Operation<A>, first: boolean): Effect.Effect<A, CommandError> =>
-    Effect.flatMap(supervisor.awaitAvailable(config.availabilityTimeout), (available) => {
-      const database = available ? supervisor.current() : undefined
-      if (database !== undefined) return runOn(database, op, first)
-      return first ? Effect.catchAll(supervisor.unavailableError, recover(op)) : supervisor.unavailableError
-    })
+    Effect.flatMap(
+      Effect.raceFirst(supervisor.awaitAvailable(config.availabilityTimeout), Effect.as(whenClosed, false)),
+      (available) => {
+        if (isClosed()) return closedFailure(op, first)
+        const database = available ? supervisor.current() : undefined
+        if (database !== undefined) return runOn(database, op, first)
+        return first ? Effect.catchAll(supervisor.unavailableError, recover(op)) : supervisor.unavailableError
+      }
+    )
 
   /**
    * One attempt on `database`. The hot path: a healthy call costs the connection's call and a plain success record
@@ -176,6 +199,7 @@ export const make = (
 
   /** One attempt on the database active now (or, when none is, on the first to become eligible). */
   const attemptNow = <A>(op: Operation<A>, first: boolean): Effect.Effect<A, CommandError> => {
+    if (isClosed()) return closedFailure(op, first)
     const database = supervisor.current()
     return database === undefined ? waitAndRun(op, first) : runOn(database, op, first)
   }
@@ -209,12 +233,14 @@ export const make = (
           return Effect.catchAll(once, next)
         }
         const retry = (last: RedisConnectionError): Effect.Effect<A, CommandError> => {
+          if (isClosed()) return failOperation(tracker, new ClientClosed({ operation: op.command }))
           if (retriesLeft <= 0) return failOperation(tracker, last)
           retriesLeft--
           // Traffic moved since the failure: the backoff was for the old database, the new one is tried at once.
           const moved = supervisor.current()
           if (moved !== undefined && moved.id !== last.database) return again(last)
-          return Effect.matchEffect(driver.next(last), {
+          // the backoff ends early when the client closes: the attempt after it then fails with ClientClosed
+          return Effect.matchEffect(Effect.raceFirst(driver.next(last), whenClosed), {
             onFailure: () => failOperation(tracker, last),
             onSuccess: () => again(last)
           })

@@ -1,11 +1,13 @@
-import { Deferred, Effect, type ParseResult, Ref } from "effect"
+import { Deferred, Effect, Exit, type ParseResult, Ref } from "effect"
 import * as DatabaseConfig from "../DatabaseConfig.js"
 import * as HealthCheck from "../HealthCheck.js"
 import type { MultiDbClient as Service } from "../MultiDbClient.js"
 import { formatError } from "../MultiDbConfig.js"
-import { DatabaseNotFound, InvalidRequest, UnhealthyDatabase } from "../MultiDbError.js"
+import { ClientClosed, DatabaseNotFound, InvalidRequest, ManagementFailed, UnhealthyDatabase } from "../MultiDbError.js"
 import * as MultiDbEvent from "../MultiDbEvent.js"
 import * as Database from "./database.js"
+import type { Lifecycle } from "./lifecycle.js"
+import { managementTimeout } from "./lifecycle.js"
 import type { Supervisor } from "./supervisor.js"
 import * as Telemetry from "./telemetry.js"
 
@@ -28,6 +30,8 @@ export interface Environment {
   readonly publish: (event: MultiDbEvent.MultiDbEvent) => Effect.Effect<unknown>
   /** The client's spans (default: traced). */
   readonly telemetry?: Telemetry.Telemetry
+  /** Whether the client is open: every call fails with `ClientClosed` once it is not. */
+  readonly lifecycle: Lifecycle
 }
 
 type Management = Pick<
@@ -37,13 +41,31 @@ type Management = Pick<
 
 /**
  * Runtime management: switching, adding, removing and re-weighting databases, adding checks, checking on demand.
- * Changes are serialized; each one ends by asking the supervisor to reconsider, and waits until it has.
+ * Changes are serialized; each one ends by asking the supervisor to reconsider, and waits until it has (at most
+ * `managementTimeout`). Interrupted at any point, a call leaves no database half-added (its scope is closed) or
+ * half-removed (a database taken off the list is always closed). Once the client is closed, every call fails with
+ * `ClientClosed` at once, and a call still running ends with it.
  */
 export const make = (env: Environment): Effect.Effect<Management> =>
   Effect.gen(function* () {
-    const { supervisor, publish } = env
+    const { supervisor, publish, lifecycle } = env
     const telemetry = env.telemetry ?? Telemetry.make(true, yield* Effect.clock)
     const lock = yield* Effect.makeSemaphore(1)
+    /** One change at a time, ended with `ClientClosed` when the client closes, traced. */
+    const managed =
+      (operation: string) =>
+      <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | ClientClosed> =>
+        effect.pipe(lock.withPermits(1), lifecycle.guard(operation), telemetry.span(operation))
+
+    /** Waits for the supervisor to answer `done`, at most `managementTimeout`. */
+    const awaitSupervisor = <E>(operation: string, done: Deferred.Deferred<void, E>) =>
+      Deferred.await(done).pipe(
+        Effect.timeoutFail({
+          duration: managementTimeout,
+          onTimeout: () =>
+            new ManagementFailed({ operation, reason: "the supervisor did not confirm the change in time" })
+        })
+      )
 
     const require = (id: string) =>
       Effect.flatMap(Ref.get(supervisor.databases), (list) => {
@@ -53,13 +75,13 @@ export const make = (env: Environment): Effect.Effect<Management> =>
           : Effect.succeed(database)
       })
 
-    const reconsiderAfter = (candidate: string) =>
+    const reconsiderAfter = (operation: string, candidate: string) =>
       Effect.flatMap(Deferred.make<void>(), (done) =>
         Effect.zipRight(
           Effect.flatMap(telemetry.currentSpan, (parent) =>
             supervisor.signals.offer({ _tag: "Reconsider", candidate, done, parent })
           ),
-          Deferred.await(done)
+          awaitSupervisor(operation, done)
         )
       )
 
@@ -76,10 +98,10 @@ export const make = (env: Environment): Effect.Effect<Management> =>
         const result = yield* database.runChecks
         if (!result.healthy) return yield* unhealthy(id, result)
         if ((yield* database.circuit.state) !== "closed") yield* database.circuit.close
-        const done = yield* Deferred.make<void, UnhealthyDatabase>()
+        const done = yield* Deferred.make<void, UnhealthyDatabase | ManagementFailed>()
         yield* supervisor.signals.offer({ _tag: "SetActive", database, done, parent: yield* telemetry.currentSpan })
-        yield* Deferred.await(done)
-      }).pipe(lock.withPermits(1), telemetry.span("MultiDbClient.setActiveDatabase"))
+        yield* awaitSupervisor("MultiDbClient.setActiveDatabase", done)
+      }).pipe(managed("MultiDbClient.setActiveDatabase"))
 
     const addDatabase: Management["addDatabase"] = (input, options) =>
       Effect.gen(function* () {
@@ -95,18 +117,25 @@ export const make = (env: Environment): Effect.Effect<Management> =>
         if (problems.length > 0) {
           return yield* new InvalidRequest({ reason: `invalid database config: ${problems.join("; ")}` })
         }
-        const database = yield* env.createDatabase(config)
-        if (options?.skipInitialHealthCheck !== true) {
-          const result = yield* database.runChecks
-          if (!result.healthy) {
-            yield* Database.close(database)
-            return yield* unhealthy(database.id, result)
-          }
-        }
-        yield* Ref.update(supervisor.databases, (current) => [...current, database])
-        yield* publish(MultiDbEvent.DatabaseAdded({ database: database.id, weight: config.weight }))
-        yield* reconsiderAfter(database.id)
-      }).pipe(lock.withPermits(1), telemetry.span("MultiDbClient.addDatabase"))
+        // From creating the database to adding it, an interruption or failure closes it again: nothing is left open.
+        yield* Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function* () {
+            const database = yield* restore(env.createDatabase(config))
+            if (options?.skipInitialHealthCheck !== true) {
+              const result = yield* restore(database.runChecks).pipe(
+                Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Database.close(database)))
+              )
+              if (!result.healthy) {
+                yield* Database.close(database)
+                return yield* unhealthy(database.id, result)
+              }
+            }
+            yield* Ref.update(supervisor.databases, (current) => [...current, database])
+            yield* publish(MultiDbEvent.DatabaseAdded({ database: database.id, weight: config.weight }))
+          })
+        )
+        yield* reconsiderAfter("MultiDbClient.addDatabase", config.id)
+      }).pipe(managed("MultiDbClient.addDatabase"))
 
     const removeDatabase = (id: string) =>
       Effect.gen(function* () {
@@ -115,14 +144,21 @@ export const make = (env: Environment): Effect.Effect<Management> =>
         if (list.length === 1) {
           return yield* new InvalidRequest({ reason: `cannot remove "${id}": it is the only database` })
         }
-        yield* Ref.set(
-          supervisor.databases,
-          list.filter((d) => d !== database)
+        // Once off the list, the database is closed and its removal announced, however the wait below ends.
+        yield* Effect.uninterruptibleMask((restore) =>
+          Effect.zipRight(
+            Ref.set(
+              supervisor.databases,
+              list.filter((d) => d !== database)
+            ),
+            restore(reconsiderAfter("MultiDbClient.removeDatabase", id)).pipe(
+              Effect.ensuring(
+                Effect.zipRight(Database.close(database), publish(MultiDbEvent.DatabaseRemoved({ database: id })))
+              )
+            )
+          )
         )
-        yield* reconsiderAfter(id)
-        yield* Database.close(database)
-        yield* publish(MultiDbEvent.DatabaseRemoved({ database: id }))
-      }).pipe(lock.withPermits(1), telemetry.span("MultiDbClient.removeDatabase"))
+      }).pipe(managed("MultiDbClient.removeDatabase"))
 
     const updateDatabaseWeight = (id: string, weight: number) =>
       Effect.gen(function* () {
@@ -132,8 +168,8 @@ export const make = (env: Environment): Effect.Effect<Management> =>
         const database = yield* require(id)
         const from = yield* Ref.getAndSet(database.weight, weight)
         yield* publish(MultiDbEvent.DatabaseWeightChanged({ database: id, from, to: weight }))
-        yield* reconsiderAfter(id)
-      }).pipe(lock.withPermits(1), telemetry.span("MultiDbClient.updateDatabaseWeight"))
+        yield* reconsiderAfter("MultiDbClient.updateDatabaseWeight", id)
+      }).pipe(managed("MultiDbClient.updateDatabaseWeight"))
 
     const addHealthCheck = (check: HealthCheck.HealthCheck) =>
       Effect.suspend(() => {
@@ -149,9 +185,12 @@ export const make = (env: Environment): Effect.Effect<Management> =>
           if (problems.length > 0) return yield* new InvalidRequest({ reason: problems.join("; ") })
           yield* Ref.update(env.healthChecks, (checks) => [...checks, check])
         })
-      })
+      }).pipe((effect) => Effect.zipRight(lifecycle.check("MultiDbClient.addHealthCheck"), effect))
 
-    /** Runs a check now and applies it; a check already running is awaited instead of skipped. */
+    /**
+     * Runs a check now and applies it; a check already running is awaited instead of skipped. A database removed (or
+     * a client closed) before the check ends gives `DatabaseNotFound` (or `ClientClosed`), never an interruption.
+     */
     const checkHealth = (id: string) =>
       Effect.flatMap(require(id), (database) =>
         Effect.flatMap(telemetry.currentSpan, (parent) =>
@@ -159,6 +198,17 @@ export const make = (env: Environment): Effect.Effect<Management> =>
             Effect.asVoid(Deferred.await(done))
           )
         )
+      ).pipe(
+        Effect.catchTag(
+          "DatabaseClosed",
+          (): Effect.Effect<never, DatabaseNotFound | ClientClosed> =>
+            lifecycle.isClosed()
+              ? Effect.fail(new ClientClosed({ operation: "MultiDbClient.checkHealth" }))
+              : Effect.flatMap(Ref.get(supervisor.databases), (list) =>
+                  Effect.fail(new DatabaseNotFound({ database: id, known: list.map((d) => d.id) }))
+                )
+        ),
+        lifecycle.guard("MultiDbClient.checkHealth")
       )
 
     return { setActiveDatabase, addDatabase, removeDatabase, updateDatabaseWeight, addHealthCheck, checkHealth }

@@ -1,5 +1,5 @@
 import type { Deferred, Tracer } from "effect"
-import type { UnhealthyDatabase } from "../MultiDbError.js"
+import type { ManagementFailed, UnhealthyDatabase } from "../MultiDbError.js"
 import type { SwitchReason } from "../MultiDbEvent.js"
 import type { Database } from "./database.js"
 
@@ -20,7 +20,7 @@ export type Signal = {
   | {
       readonly _tag: "SetActive"
       readonly database: Database
-      readonly done: Deferred.Deferred<void, UnhealthyDatabase>
+      readonly done: Deferred.Deferred<void, UnhealthyDatabase | ManagementFailed>
     }
   /** The command connection of a database was lost or recycled. */
   | { readonly _tag: "ConnectionLost"; readonly id: string }

@@ -55,7 +55,8 @@ export const start = (options: {
 
     yield* Effect.forkScoped(supervisor.run)
     const round = Effect.flatMap(Ref.get(supervisor.databases), (list) =>
-      Effect.forEach(list, (database) => Effect.flatMap(database.startCheck, Deferred.await), {
+      // a database removed during the round ends its check with DatabaseClosed: the round goes on
+      Effect.forEach(list, (database) => Effect.ignore(Effect.flatMap(database.startCheck, Deferred.await)), {
         concurrency: "unbounded",
         discard: true
       })

@@ -1,4 +1,5 @@
 import {
+  Cause,
   Clock,
   Deferred,
   Duration,
@@ -14,7 +15,7 @@ import {
 import type { DatabaseInfo } from "../DatabaseInfo.js"
 import type * as FailoverStrategy from "../FailoverStrategy.js"
 import type { MultiDbConfig } from "../MultiDbConfig.js"
-import { NoValidDatabase, TemporarilyUnavailable, UnhealthyDatabase } from "../MultiDbError.js"
+import { ManagementFailed, NoValidDatabase, TemporarilyUnavailable, UnhealthyDatabase } from "../MultiDbError.js"
 import * as MultiDbEvent from "../MultiDbEvent.js"
 import type { Database } from "./database.js"
 import type { Signal } from "./signal.js"
@@ -42,6 +43,11 @@ export interface Supervisor {
   readonly start: (database: Database) => Effect.Effect<void>
   /** Handles signals until interrupted. */
   readonly run: Effect.Effect<never>
+}
+
+const describeCause = (cause: Cause.Cause<unknown>) => {
+  const error = Cause.squash(cause)
+  return error instanceof Error ? error.message || error.name : String(error)
 }
 
 export const make = (
@@ -224,7 +230,19 @@ export const make = (
             }
             yield* switchTo(signal.database, "manual", parent)
             yield* Deferred.succeed(signal.done, undefined)
-          })
+          }).pipe(
+            // Whatever goes wrong in this step, the caller waiting on `done` is answered (a no-op when it was).
+            Effect.onError((cause) =>
+              Deferred.fail(
+                signal.done,
+                new ManagementFailed({
+                  operation: "MultiDbClient.setActiveDatabase",
+                  reason: `switching to "${signal.database.id}" failed: ${describeCause(cause)}`,
+                  cause: Cause.squash(cause)
+                })
+              )
+            )
+          )
       }
     }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Ref, TestClock } from "effect"
 import * as FailoverStrategy from "../../src/FailoverStrategy.js"
 import * as Database from "../../src/internal/database.js"
+import * as Lifecycle from "../../src/internal/lifecycle.js"
 import * as Management from "../../src/internal/management.js"
 import * as Startup from "../../src/internal/startup.js"
 import * as Supervisor from "../../src/internal/supervisor.js"
@@ -18,7 +19,8 @@ const managed = (overrides: Parameters<typeof supervised>[0] = {}) =>
       healthChecks: base.env.healthChecks,
       createDatabase: (config) =>
         Database.make({ ...base.env, signals: base.supervisor.signals }, config, order++, scope),
-      publish: base.env.publish
+      publish: base.env.publish,
+      lifecycle: yield* Lifecycle.make
     })
     return { ...base, management }
   })

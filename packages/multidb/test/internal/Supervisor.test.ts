@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Option, PubSub, Queue, TestClock } from "effect"
-import type { UnhealthyDatabase } from "../../src/MultiDbError.js"
+import type { ManagementFailed, UnhealthyDatabase } from "../../src/MultiDbError.js"
 import { supervised } from "./engine.helpers.js"
 
 describe("internal/supervisor", () => {
@@ -38,7 +38,7 @@ describe("internal/supervisor", () => {
       yield* registry.database("east").setCommandDelay("500 millis")
       const call = yield* Effect.fork(east.connection.run((client) => client.set("k", "v")))
       yield* TestClock.adjust("10 millis")
-      const done = yield* Deferred.make<void, UnhealthyDatabase>()
+      const done = yield* Deferred.make<void, UnhealthyDatabase | ManagementFailed>()
       yield* supervisor.signals.offer({ _tag: "SetActive", database: west, done })
       yield* TestClock.adjust("490 millis")
       expect(yield* Fiber.await(call)).toEqual(Exit.succeed("OK"))
