@@ -10,7 +10,7 @@ import { activeId, plainClient, waitFor } from "./integration.helpers.js"
 const commandTimeoutMillis = 1000
 const connectTimeoutMillis = 2000
 
-const twoDatabases = (eastUrl: string, westUrl: string) =>
+const twoDatabases = (eastUrl: string, westUrl: string, hangProbeTimeout = "100 millis") =>
   MultiDbClient.fromInput({
     databases: [
       { id: "east", url: eastUrl, weight: 1 },
@@ -19,7 +19,8 @@ const twoDatabases = (eastUrl: string, westUrl: string) =>
     healthCheckInterval: "300 millis",
     healthCheckProbesDelay: "50 millis",
     commandTimeout: `${commandTimeoutMillis} millis`,
-    connectTimeout: `${connectTimeoutMillis} millis`
+    connectTimeout: `${connectTimeoutMillis} millis`,
+    hangProbeTimeout
   }).pipe(Effect.provide(nodeRedisLayer))
 
 type Plain = Effect.Effect.Success<ReturnType<typeof plainClient>>
@@ -158,7 +159,9 @@ describe("a command that misses its deadline", () => {
         const west = yield* RedisServer.make()
         const plain = yield* plainClient(east.url)
         yield* Effect.promise(() => plain.set("k", "v"))
-        const redis = yield* twoDatabases(east.url, west.url)
+        // East is healthy: only its shared connection is stuck. The PING that follows the missed deadline gets a
+        // second, not 100 ms, so that a loaded machine cannot turn it into a failover this test is not about.
+        const redis = yield* twoDatabases(east.url, west.url, "1 second")
         // The escape hatch lets a BLPOP through onto the shared connection.
         const stuck = yield* Effect.fork(
           Effect.either(redis.execute((client) => client.blPop("nothing", 0), { command: "BLPOP" }))
