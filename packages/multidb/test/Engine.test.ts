@@ -645,6 +645,39 @@ describe("Engine: retries", () => {
   )
 })
 
+describe("Engine: retries follow the traffic", () => {
+  it.scoped("a retry waiting out its backoff goes to the new database as soon as traffic moves there", () =>
+    Effect.gen(function* () {
+      const { client, db } = yield* setupWith(
+        config({
+          commandRetry: { base: "5 seconds", cap: "5 seconds", retries: 2 },
+          minNumFailures: 1000,
+          healthCheckInterval: "1 minute"
+        })
+      )
+      db("west").data.set("k", "from-west")
+      yield* db("east").failCommandsWith(connectionRefused("east"))
+      let calls = 0
+      const fiber = yield* Effect.fork(
+        client.execute(
+          (redis) => {
+            calls++
+            return redis.get("k")
+          },
+          { command: "GET", readOnly: true }
+        )
+      )
+      yield* TestClock.adjust("100 millis")
+      expect(calls).toBe(1) // failed on east, now in a backoff of at least 4 s
+      yield* client.setActiveDatabase("west")
+      yield* TestClock.adjust("10 millis")
+      const exit = fiber.unsafePoll()
+      expect(exit).toEqual(Exit.succeed("from-west"))
+      expect(calls).toBe(2)
+    })
+  )
+})
+
 describe("Engine: initial health check", () => {
   const unhealthy =
     (...names: ReadonlyArray<string>) =>

@@ -239,11 +239,15 @@ export const make = (
           // Traffic moved since the failure: the backoff was for the old database, the new one is tried at once.
           const moved = supervisor.current()
           if (moved !== undefined && moved.id !== last.database) return again(last)
-          // the backoff ends early when the client closes: the attempt after it then fails with ClientClosed
-          return Effect.matchEffect(Effect.raceFirst(driver.next(last), whenClosed), {
-            onFailure: () => failOperation(tracker, last),
-            onSuccess: () => again(last)
-          })
+          // The backoff ends early when traffic moves to another database (the retry goes there at once) or when
+          // the client closes (the attempt after it then fails with ClientClosed).
+          return Effect.matchEffect(
+            Effect.raceFirst(driver.next(last), Effect.raceFirst(supervisor.awaitSwitch, whenClosed)),
+            {
+              onFailure: () => failOperation(tracker, last),
+              onSuccess: () => again(last)
+            }
+          )
         }
         return retry(error)
       })

@@ -35,6 +35,11 @@ export interface Supervisor {
   readonly current: () => Database | undefined
   readonly snapshot: Effect.Effect<ReadonlyArray<DatabaseInfo>>
   readonly byId: (id: string) => Effect.Effect<Database | undefined>
+  /**
+   * Completes when traffic next moves to another database: a retry waiting out its backoff for the database it just
+   * failed on goes to the new one at once.
+   */
+  readonly awaitSwitch: Effect.Effect<void>
   /** Waits up to `bound` for an eligible database; `false` when none came. Always yields to the event loop. */
   readonly awaitAvailable: (bound: Duration.Duration) => Effect.Effect<boolean>
   /** `TemporarilyUnavailable` with the current failover attempt, or `NoValidDatabase` once they are exhausted. */
@@ -69,6 +74,8 @@ export const make = (
     const available = yield* Ref.make(yield* Deferred.make<void>())
     yield* Effect.addFinalizer(() => FiberHandle.clear(unavailableTicker))
     let current: Database | undefined
+    /** Completed, and replaced, at each switch to another database. */
+    let switched = yield* Deferred.make<void>()
     let lastActiveId: string | undefined
     /** When the client last became unavailable (no active database), for `multidb.unavailable.time`. */
     let unavailableSince: bigint | undefined
@@ -119,6 +126,9 @@ export const make = (
           Effect.gen(function* () {
             yield* setActive(database)
             yield* Effect.flatMap(Ref.get(available), (done) => Deferred.succeed(done, undefined))
+            const done = switched
+            switched = yield* Deferred.make<void>()
+            yield* Deferred.succeed(done, undefined)
             lastActiveId = database.id
             if (unavailableSince !== undefined) {
               const now = yield* Clock.currentTimeNanos
@@ -258,6 +268,7 @@ export const make = (
       databases,
       active,
       current: () => current,
+      awaitSwitch: Effect.suspend(() => Deferred.await(switched)),
       snapshot,
       byId,
       awaitAvailable,
