@@ -18,12 +18,14 @@ for tarball in "$multidb" "$testkit"; do
     "$(echo "$files" | grep -c '\.js$') .js, $(echo "$files" | grep -c '\.d\.ts$') .d.ts," \
     "$(echo "$files" | grep -c '\.map$') .map, $(echo "$files" | grep -c '^src/.*\.ts$') sources (for the maps);" \
     "$(echo "$files" | grep -vE '^(build/|src/)' | tr '\n' ' ')"
-  if echo "$files" | grep -qE '^(test|\.ci|node_modules)/|tsbuildinfo$'; then
+  # here-strings, not `echo | grep -q`: with pipefail, grep -q quitting at its first match can fail the pipeline with
+  # echo's SIGPIPE
+  if grep -qE '^(test|\.ci|node_modules)/|tsbuildinfo$' <<<"$files"; then
     echo "$(basename "$tarball") holds test or tooling files" >&2
     exit 1
   fi
   for needed in README.md LICENSE package.json build/src/index.js build/src/index.d.ts build/src/index.js.map; do
-    echo "$files" | grep -qx "$needed" || { echo "$(basename "$tarball") lacks $needed" >&2; exit 1; }
+    grep -qx "$needed" <<<"$files" || { echo "$(basename "$tarball") lacks $needed" >&2; exit 1; }
   done
 done
 
