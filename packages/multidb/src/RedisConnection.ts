@@ -30,6 +30,18 @@ export interface HealthConnection {
 }
 
 /**
+ * How a call of `RedisConnection.runThen` continues: with its result, or with node-redis' error (also a missed
+ * deadline or an abandoned call). Called as methods of the object.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Continuation<A, B, E> {
+  readonly onSuccess: (value: A) => Effect.Effect<B, E>
+  readonly onFailure: (error: unknown) => Effect.Effect<B, E>
+}
+
+/**
  * One database's connections.
  *
  * @since 0.1.0
@@ -40,14 +52,13 @@ export interface RedisConnection {
   /** Runs one node-redis call (a command or a batch) on the command connection. Errors are node-redis' own. */
   readonly run: <A>(f: (client: RedisClient) => Promise<A>) => Effect.Effect<A, unknown>
   /**
-   * `run`, continued with `onSuccess` (its result) or `onFailure` (node-redis' error) in the same step: the engine's
-   * hot path uses it to spare a combinator per command. Optional: without it the engine uses `run` and
+   * `run`, continued with `then.onSuccess` (its result) or `then.onFailure` (node-redis' error) in the same step: the
+   * engine's hot path uses it to spare a combinator per command. Optional: without it the engine uses `run` and
    * `Effect.matchEffect`.
    */
   readonly runThen?: <A, B, E>(
     f: (client: RedisClient) => Promise<A>,
-    onSuccess: (value: A) => Effect.Effect<B, E>,
-    onFailure: (error: unknown) => Effect.Effect<B, E>
+    then: Continuation<A, B, E>
   ) => Effect.Effect<B, E>
   /**
    * Runs a call on a connection of its own, held for the whole call (WATCH / MULTI / EXEC need one), closed after.

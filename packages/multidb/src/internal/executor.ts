@@ -1,4 +1,4 @@
-import { Clock, Deferred, Duration, Effect, Schedule } from "effect"
+import { Clock, Deferred, Duration, Effect, Schedule, type Tracer } from "effect"
 import type * as ErrorClassifier from "../ErrorClassifier.js"
 import * as FailureCause from "../FailureCause.js"
 import type { ExecuteOptions } from "../MultiDbClient.js"
@@ -10,6 +10,7 @@ import {
   RedisConnectionError,
   TransactionAborted
 } from "../MultiDbError.js"
+import type * as RedisConnection from "../RedisConnection.js"
 import type { RedisClient } from "../RedisConnection.js"
 import { CommandAbandonedError, CommandTimeoutError } from "./classify.js"
 import type { Database } from "./database.js"
@@ -137,71 +138,84 @@ export const make = (
   }
 
   /**
-   * One operation (a command, a batch) and its attempts. A plain object per operation: the hot path allocates no
-   * closure for retries, which are only built once an attempt has failed.
+   * One operation (a command, a batch) and its attempts: its telemetry tracker, and the continuation of its current
+   * attempt (`onSuccess` / `onFailure`, handed to the connection's `runThen`). One object per operation: the hot path
+   * allocates no closure per attempt, and none for retries, which are only built once an attempt has failed.
    */
-  interface Operation<A> {
-    readonly f: (client: RedisClient) => Promise<A>
-    readonly command: string
-    readonly lane: Lane
-    /** Whether a failure that may have executed is retried too (a read, or `retryWrites`). */
-    readonly retryAnything: boolean
-    readonly tracker: Telemetry.Tracker
+  class Operation<A> implements Telemetry.Tracker, RedisConnection.Continuation<A, A, CommandError> {
+    attempts = 0
+    database: Telemetry.DatabaseTelemetry | undefined = undefined
+    /** The database of the current attempt. */
+    on: Database | undefined = undefined
+    /** Whether the current attempt is the first (its failure goes to `recover`; a retry's to the retry loop). */
+    first = true
+    constructor(
+      readonly f: (client: RedisClient) => Promise<A>,
+      readonly command: string,
+      readonly lane: Lane,
+      /** Whether a failure that may have executed is retried too (a read, or `retryWrites`). */
+      readonly retryAnything: boolean,
+      readonly operation: Telemetry.Operation,
+      readonly start: number,
+      readonly span: Tracer.Span | undefined
+    ) {}
+    onSuccess(value: A): Effect.Effect<A, CommandError> {
+      const database = this.on!
+      const recordSuccess = database.recordSuccessSync
+      if (recordSuccess === undefined) {
+        return Effect.map(database.recordSuccess, () => {
+          telemetry.succeeded(this)
+          return value
+        })
+      }
+      recordSuccess()
+      telemetry.succeeded(this)
+      return Effect.succeed(value)
+    }
+    onFailure(error: unknown): Effect.Effect<A, CommandError> {
+      const failed = onError(this.on!, error, this.command, this)
+      return this.first ? Effect.catchAll(failed, recover(this)) : failed
+    }
   }
 
   /** The client is closed: the operation ends (the first attempt's failure ends it here, a retry's in its loop). */
-  const closedFailure = (op: Operation<unknown>, first: boolean): Effect.Effect<never, CommandError> => {
+  const closedFailure = (op: Operation<unknown>): Effect.Effect<never, CommandError> => {
     const closed = new ClientClosed({ operation: op.command })
-    return first ? failOperation(op.tracker, closed) : Effect.fail(closed)
+    return op.first ? failOperation(op, closed) : Effect.fail(closed)
   }
 
   /** No eligible database: wait for one (bounded), then run on it or report the outage. */
-  const waitAndRun = <A>(op: Operation<A>, first: boolean): Effect.Effect<A, CommandError> =>
+  const waitAndRun = <A>(op: Operation<A>): Effect.Effect<A, CommandError> =>
     Effect.flatMap(
       Effect.raceFirst(supervisor.awaitAvailable(config.availabilityTimeout), Effect.as(whenClosed, false)),
       (available) => {
-        if (isClosed()) return closedFailure(op, first)
+        if (isClosed()) return closedFailure(op)
         const database = available ? supervisor.current() : undefined
-        if (database !== undefined) return runOn(database, op, first)
-        return first ? Effect.catchAll(supervisor.unavailableError, recover(op)) : supervisor.unavailableError
+        if (database !== undefined) return runOn(database, op)
+        return op.first ? Effect.catchAll(supervisor.unavailableError, recover(op)) : supervisor.unavailableError
       }
     )
 
   /**
    * One attempt on `database`. The hot path: a healthy call costs the connection's call and a plain success record
-   * (with a connection that has `runThen`, not even a `matchEffect`). The first attempt's failure goes to `recover`
-   * (retry or end the operation); a retry's failure goes back to the retry loop.
+   * (with a connection that has `runThen`, not even a `matchEffect`).
    */
-  const runOn = <A>(database: Database, op: Operation<A>, first: boolean): Effect.Effect<A, CommandError> => {
-    const tracker = op.tracker
-    telemetry.attempt(tracker, database.telemetry)
-    const recordSuccess = database.recordSuccessSync
-    const onSuccess =
-      recordSuccess === undefined
-        ? (value: A) =>
-            Effect.map(database.recordSuccess, () => {
-              telemetry.succeeded(tracker)
-              return value
-            })
-        : (value: A) => {
-            recordSuccess()
-            telemetry.succeeded(tracker)
-            return Effect.succeed(value)
-          }
-    const onFailure = (error: unknown) => {
-      const failed = onError(database, error, op.command, tracker)
-      return first ? Effect.catchAll(failed, recover(op)) : failed
-    }
+  const runOn = <A>(database: Database, op: Operation<A>): Effect.Effect<A, CommandError> => {
+    telemetry.attempt(op, database.telemetry)
+    op.on = database
     const connection = database.connection
-    if (op.lane === undefined && connection.runThen !== undefined) return connection.runThen(op.f, onSuccess, onFailure)
-    return Effect.matchEffect(runOnLane(connection, op.f, op.lane), { onSuccess, onFailure })
+    if (op.lane === undefined && connection.runThen !== undefined) return connection.runThen(op.f, op)
+    return Effect.matchEffect(runOnLane(connection, op.f, op.lane), {
+      onSuccess: (value) => op.onSuccess(value),
+      onFailure: (error) => op.onFailure(error)
+    })
   }
 
   /** One attempt on the database active now (or, when none is, on the first to become eligible). */
-  const attemptNow = <A>(op: Operation<A>, first: boolean): Effect.Effect<A, CommandError> => {
-    if (isClosed()) return closedFailure(op, first)
+  const attemptNow = <A>(op: Operation<A>): Effect.Effect<A, CommandError> => {
+    if (isClosed()) return closedFailure(op)
     const database = supervisor.current()
-    return database === undefined ? waitAndRun(op, first) : runOn(database, op, first)
+    return database === undefined ? waitAndRun(op) : runOn(database, op)
   }
 
   /** Ends an operation with its last error. */
@@ -221,11 +235,12 @@ export const make = (
   const recover =
     <A>(op: Operation<A>) =>
     (error: CommandError): Effect.Effect<A, CommandError> => {
-      const tracker = op.tracker
+      const tracker: Telemetry.Tracker = op
       if (!retryable(op, error)) return failOperation(tracker, error)
       return Effect.flatMap(Schedule.driver(retrySchedule), (driver) => {
         let retriesLeft = config.commandRetry.retries
-        const once = Effect.suspend(() => attemptNow(op, false))
+        op.first = false
+        const once = Effect.suspend(() => attemptNow(op))
         const next = (failure: CommandError): Effect.Effect<A, CommandError> =>
           retryable(op, failure) ? retry(failure) : failOperation(tracker, failure)
         const again = (last: RedisConnectionError) => {
@@ -260,8 +275,9 @@ export const make = (
   ): Effect.Effect<A, CommandError> => {
     const command = options?.command ?? "EXECUTE"
     const retryAnything = config.retryWrites || options?.readOnly === true
-    return telemetry.instrument(telemetry.operation(command), (tracker) =>
-      attemptNow<A>({ f, command, lane, retryAnything, tracker }, true)
+    const operation = telemetry.operation(command)
+    return telemetry.instrument(operation, (span) =>
+      attemptNow(new Operation(f, command, lane, retryAnything, operation, telemetry.now(), span))
     )
   }
 

@@ -1,7 +1,14 @@
 import { Cause, Duration, Effect, Exit, Option, Pool, type Scope } from "effect"
 import { createClient, createCluster, type RedisClientOptions, type RedisClusterOptions } from "redis"
 import type { DatabaseConfig } from "../DatabaseConfig.js"
-import type { ConnectOptions, RedisClient, RedisConnection, Subscriber, SubscriptionKind } from "../RedisConnection.js"
+import type {
+  ConnectOptions,
+  Continuation,
+  RedisClient,
+  RedisConnection,
+  Subscriber,
+  SubscriptionKind
+} from "../RedisConnection.js"
 import {
   CommandAbandonedError,
   CommandTimeoutError,
@@ -220,15 +227,15 @@ class Pending {
     readonly target: Target,
     readonly timeoutMillis: number,
     readonly database: string,
-    /** How the call continues after a failure (the caller's `onFailure`). */
-    readonly onFailure: (error: unknown) => Effect.Effect<unknown, unknown>
+    /** How the call continues (after a failure: `then.onFailure`). */
+    readonly then: Continuation<unknown, unknown, unknown>
   ) {}
   timeout() {
-    this.resume(this.onFailure(new CommandTimeoutError(this.timeoutMillis)))
+    this.resume(this.then.onFailure(new CommandTimeoutError(this.timeoutMillis)))
     this.target.overdue()
   }
   abandon() {
-    this.resume(this.onFailure(new CommandAbandonedError(this.database)))
+    this.resume(this.then.onFailure(new CommandAbandonedError(this.database)))
   }
 }
 
@@ -266,6 +273,9 @@ class PendingCalls {
     }
   }
 }
+
+/** The continuation of a plain call: its result or its error, as they are. */
+const direct: Continuation<unknown, unknown, unknown> = { onSuccess: Effect.succeed, onFailure: Effect.fail }
 
 /** Where a call finds its connection: a replaceable `Slot`, or a `fixed` one. */
 interface Source {
@@ -348,8 +358,7 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
     const callThen = <A, B, E>(
       source: Source,
       f: (client: RedisClient) => Promise<A>,
-      onSuccess: (value: A) => Effect.Effect<B, E>,
-      onFailure: (error: unknown) => Effect.Effect<B, E>
+      then: Continuation<A, B, E>
     ): Effect.Effect<B, E> =>
       Effect.async<B, E>((resume) => {
         const target = source.current
@@ -359,7 +368,7 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
           target,
           timeoutMillis,
           database,
-          onFailure as (error: unknown) => Effect.Effect<unknown, unknown>
+          then as Continuation<unknown, unknown, unknown>
         )
         if (idle) {
           idle = false
@@ -377,14 +386,14 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
             if (entry.settled) return
             entry.settled = true
             pending.delete(entry)
-            resume(onSuccess(value))
+            resume(then.onSuccess(value))
           },
           (error) => {
             if (entry.settled) return
             entry.settled = true
             pending.delete(entry)
             resume(
-              onFailure(
+              then.onFailure(
                 target.replaced && isDisconnect(error)
                   ? new ConnectionReplacedError(!target.precise)
                   : withLastError(target.client, target.explain === undefined ? error : target.explain(error))
@@ -396,7 +405,7 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
         // is dropped by the sweeper at its deadline, so memory stays bounded by rate × timeout.
       })
     const call = <A>(source: Source, f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
-      callThen(source, f, Effect.succeed, Effect.fail)
+      callThen(source, f, direct as Continuation<A, A, unknown>)
     return Object.assign(call, { abandon, callThen })
   })
 
@@ -555,8 +564,7 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
       })
     })
     const run = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> => commandDeadline(commands, f)
-    const runThen: NonNullable<RedisConnection["runThen"]> = (f, onSuccess, onFailure) =>
-      commandDeadline.callThen(commands, f, onSuccess, onFailure)
+    const runThen: NonNullable<RedisConnection["runThen"]> = (f, then) => commandDeadline.callThen(commands, f, then)
     const duplicate = Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
@@ -614,8 +622,7 @@ const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
       )
     })
     const run = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> => commandDeadline(commands, f)
-    const runThen: NonNullable<RedisConnection["runThen"]> = (f, onSuccess, onFailure) =>
-      commandDeadline.callThen(commands, f, onSuccess, onFailure)
+    const runThen: NonNullable<RedisConnection["runThen"]> = (f, then) => commandDeadline.callThen(commands, f, then)
     /** A connection of its own (not reconnecting), closed with the scope. */
     const isolated = Effect.acquireRelease(
       Effect.tryPromise({

@@ -264,13 +264,16 @@ export interface Telemetry {
   /** `db.query.text` of a `commands.<method>(...args)` call (keys only), when keys are recorded. */
   readonly queryText: (method: string, args: ReadonlyArray<unknown>) => string | undefined
   /**
-   * Runs one operation: a client span around it (unless tracing is off) and the duration histogram at its end. The
-   * body reports its attempts through `attempt` / `retrying` and its outcome through `succeeded` / `failed`.
+   * Runs one operation: a client span around it (unless tracing is off; `undefined` then). The body makes the
+   * operation's `Tracker` (started at `now()`, with that span) and reports its attempts through `attempt` /
+   * `retrying` and its outcome through `succeeded` / `failed` (which record the duration histogram).
    */
   readonly instrument: <A, E>(
     operation: Operation,
-    body: (tracker: Tracker) => Effect.Effect<A, E>
+    body: (span: Tracer.Span | undefined) => Effect.Effect<A, E>
   ) => Effect.Effect<A, E>
+  /** The time, in milliseconds (fractional), that trackers start at. */
+  readonly now: () => number
   /** An attempt starts on `database`. */
   readonly attempt: (tracker: Tracker, database: DatabaseTelemetry) => void
   /** The last attempt failed with a retryable error and will be retried. */
@@ -425,31 +428,23 @@ export const make = (option: TracingOption | undefined, clock: Clock.Clock): Tel
     }
   }
 
-  const newTracker = (op: Operation, span: Tracer.Span | undefined): Tracker => ({
-    operation: op,
-    start: now(),
-    attempts: 0,
-    database: undefined,
-    span
-  })
-
-  const untraced: Telemetry["instrument"] = (op, body) => Effect.suspend(() => body(newTracker(op, undefined)))
+  const untraced: Telemetry["instrument"] = (_, body) => Effect.suspend(() => body(undefined))
   const traced: Telemetry["instrument"] = options.keys
     ? (op, body) =>
         Effect.useSpan(op.name, op.spanOptions, (span) =>
           Effect.flatMap(QueryText, (query) => {
             if (query !== undefined) span.attribute(Attr.queryText, query)
-            return body(newTracker(op, span))
+            return body(span)
           })
         )
-    : (op, body) => Effect.useSpan(op.name, op.spanOptions, (span) => body(newTracker(op, span)))
+    : (op, body) => Effect.useSpan(op.name, op.spanOptions, body)
   // One step per operation: the fiber's tracer is read where the body is built. Effect's built-in tracer keeps no
   // span, and nothing runs inside a command's span: with it, no span is made.
   const instrument: Telemetry["instrument"] = options.spans
     ? (op, body) =>
         Effect.withFiberRuntime((fiber) =>
           Context.get(fiber.getFiberRef(DefaultServices.currentServices), Tracer.Tracer) === builtInTracer
-            ? body(newTracker(op, undefined))
+            ? body(undefined)
             : traced(op, body)
         )
     : untraced
@@ -609,6 +604,7 @@ export const make = (option: TracingOption | undefined, clock: Clock.Clock): Tel
     options,
     operation,
     instrument,
+    now,
     attempt,
     retrying,
     succeeded,
