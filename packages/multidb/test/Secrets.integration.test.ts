@@ -1,6 +1,6 @@
 import { inspect } from "node:util"
 import { describe, expect, it } from "@effect/vitest"
-import { Certificates, FaultProxy, RedisServer } from "@effect-redis/testkit"
+import { Certificates, FaultProxy, RedisServer, RestApiServer } from "@effect-redis/testkit"
 import {
   Cause,
   type Context,
@@ -17,6 +17,9 @@ import {
   Tracer
 } from "effect"
 import type * as DatabaseConfig from "../src/DatabaseConfig.js"
+import * as HealthCheck from "../src/HealthCheck.js"
+import { encodings } from "../src/internal/lagAware.js"
+import * as LagAwareHealthCheck from "../src/LagAwareHealthCheck.js"
 import * as MultiDbClient from "../src/MultiDbClient.js"
 import type * as MultiDbConfig from "../src/MultiDbConfig.js"
 import * as MultiDbEvents from "../src/MultiDbEvents.js"
@@ -35,8 +38,30 @@ const secrets = {
   passphrase: "Key-passphrase-j0k1l2",
   wrongPassphrase: "Wrong-passphrase-m3n4o5",
   addPassword: "Add-wrong-p6q7r8",
-  brokenUrlPassword: "Broken-url-s9t0u1"
+  brokenUrlPassword: "Broken-url-s9t0u1",
+  // quote, backslash, tab, runs of spaces, slash, non-ASCII, & and =: its raw, JSON-escaped and URL-encoded forms differ
+  restPassword: `Rest-basic-v2w3x4"\\\tq  r/é&z=1`
 }
+
+const restUser = "ops@example.com"
+
+/**
+ * Every form in which a secret must not appear: its raw, JSON-escaped and URL-encoded forms; for the REST API
+ * password also the base64 basic-auth token and its first characters (a secret cut by a trim leaks its beginning).
+ */
+const forbidden: ReadonlyArray<readonly [string, string]> = Object.entries(secrets).flatMap(([name, secret]) =>
+  name === "rightPassword"
+    ? []
+    : [
+        ...encodings(secret).map((form) => [name, form] as const),
+        ...(name === "restPassword"
+          ? [
+              [name, Buffer.from(`${restUser}:${secret}`).toString("base64")] as const,
+              [name, secret.slice(0, 12)] as const
+            ]
+          : [])
+      ]
+)
 
 /** Everything the library printed, emitted or recorded during a test. */
 const capture = () => {
@@ -101,10 +126,9 @@ const capture = () => {
   )
   const leaks = () => {
     const found: Array<string> = []
-    for (const [name, secret] of Object.entries(secrets)) {
-      if (name === "rightPassword") continue
-      const at = texts.find((t) => t.includes(secret))
-      if (at !== undefined) found.push(`${name} in: ${at.slice(0, 300)}`)
+    for (const [name, form] of forbidden) {
+      const at = texts.find((t) => t.includes(form))
+      if (at !== undefined) found.push(`${name} (${JSON.stringify(form)}) in: ${at.slice(0, 300)}`)
     }
     return found
   }
@@ -236,4 +260,113 @@ describe("no secret appears in any output (issue 13)", () => {
       expect(leaks()).toEqual([])
     }).pipe(Effect.provide(layer))
   })
+
+  it.scopedLive(
+    "a client whose lag-aware check uses basic auth, against a REST API whose failures echo the password",
+    () => {
+      const { show, layer, leaks, saw } = capture()
+      return Effect.gen(function* () {
+        const password = secrets.restPassword
+        const token = Buffer.from(`${restUser}:${password}`).toString("base64")
+        const certificates = yield* Certificates.make()
+        const tls = { cert: certificates.server.cert, key: certificates.server.key, ca: certificates.ca }
+        const basicAuth = { username: restUser, password }
+        const east = yield* RedisServer.make()
+        const west = yield* RedisServer.make()
+        const restApiOf = (redis: RedisServer.Service, uid: number) =>
+          RestApiServer.make({
+            tls,
+            basicAuth,
+            bdbs: [{ uid, endpoints: [{ dns_name: "localhost", addr: ["127.0.0.1"], port: redis.port }] }]
+          })
+        const eastRest = yield* restApiOf(east, 1)
+        const westRest = yield* restApiOf(west, 2)
+        const lagAware = yield* LagAwareHealthCheck.makeDefault({
+          basicAuth,
+          caData: certificates.ca,
+          timeout: "500 millis"
+        })
+        const input: MultiDbConfig.Input = {
+          databases: [
+            { id: "east", url: east.url, healthCheckUrl: eastRest.url },
+            { id: "west", url: west.url, weight: 0.5, healthCheckUrl: westRest.url }
+          ],
+          healthChecks: [HealthCheck.ping, lagAware],
+          ...fast,
+          healthCheckInterval: "200 millis",
+          autoFallbackInterval: 0,
+          initialHealthCheckPolicy: "all"
+        }
+        const padded = (text: string) => `${"x ".repeat(140)}${text}`
+
+        // the start fails: one REST API answers 401 echoing the password and the token, the other 500 echoing JSON
+        yield* eastRest.fail("bdbs", RestApiServer.Failure.status(401, `bad ${password} (${token})`, "text/plain"))
+        yield* westRest.fail("bdbs", RestApiServer.Failure.status(500, { error: "internal", echo: password }))
+        const failed = yield* startClient(input, show)
+        expect(Exit.isFailure(failed)).toBe(true)
+        expect(saw("InitialHealthCheckFailed")).toBe(true)
+
+        // a client that started: each way the active database's REST API fails is checked, and traffic moves to west
+        yield* eastRest.recover()
+        yield* westRest.recover()
+        const started = yield* startClient(input, show)
+        expect(Exit.isSuccess(started)).toBe(true)
+        if (Exit.isFailure(started)) return
+        const client = started.value
+        yield* client.commands.set("before", "v")
+        const provocations: ReadonlyArray<Effect.Effect<unknown, unknown>> = [
+          eastRest.fail("availability", RestApiServer.Failure.status(500, { echo: password, token })),
+          eastRest.fail("availability", RestApiServer.Failure.status(500, padded(password), "text/plain")),
+          eastRest.fail(
+            "availability",
+            RestApiServer.Failure.status(401, `pw=${encodeURIComponent(password)}&t=${token}`, "text/plain")
+          ),
+          eastRest.fail(
+            "availability",
+            RestApiServer.Failure.status(403, new URLSearchParams({ pw: password }).toString(), "text/plain")
+          ),
+          eastRest.fail(
+            "availability",
+            RestApiServer.Failure.status(503, `unavailable; credentials were ${token} ${password}`, "text/plain")
+          ),
+          // new uids: the cached one answers 404, so the bdbs are listed again
+          Effect.all([
+            eastRest.recover(),
+            eastRest.setBdbs([{ uid: 11, endpoints: [{ addr: ["127.0.0.1"], port: east.port }] }]),
+            eastRest.fail("bdbs", RestApiServer.Failure.notJson(`<p>${password} ${token}</p>`))
+          ]),
+          eastRest.fail("bdbs", RestApiServer.Failure.status(200, [{ uid: { secret: password } }])),
+          Effect.zipRight(
+            eastRest.recover(),
+            eastRest.setBdbs([{ uid: 12, endpoints: [{ dns_name: padded(password) }] }])
+          ),
+          Effect.zipRight(eastRest.setBdbs([]), eastRest.fail("bdbs", RestApiServer.Failure.hang)),
+          eastRest.fail("bdbs", RestApiServer.Failure.reset),
+          eastRest.stop
+        ]
+        for (const provoke of provocations) {
+          yield* provoke
+          // the first may join a check that started before the failure was set; the second starts after it
+          yield* client.checkHealth("east")
+          yield* client.checkHealth("east")
+          const info = (yield* client.databases).find((d) => d.id === "east")
+          show(info)
+          expect(Option.map(info!.lastHealthCheck, (result) => result.healthy)).toEqual(Option.some(false))
+        }
+        yield* waitFor(
+          "traffic to move to west",
+          Effect.map(client.activeDatabase, (active) => Option.isSome(active) && active.value.id === "west")
+        )
+        yield* client.commands.set("after", "v")
+        show(yield* client.databases)
+
+        expect(leaks()).toEqual([])
+        expect(saw("ActiveDatabaseChanged")).toBe(true)
+        expect(saw("LagAwareHealthCheck.probe")).toBe(true)
+        expect(saw("http.client GET")).toBe(true)
+        for (const status of [401, 403, 500, 503]) expect(saw(`answered ${status}`), `${status}`).toBe(true)
+        expect(saw("<redacted>")).toBe(true)
+      }).pipe(Effect.provide(layer))
+    }
+  )
 })

@@ -557,7 +557,9 @@ const reasonKind: Record<Exclude<Reason, "Transport" | "Tls" | "HttpStatus">, Fa
 export const make = (options: Options): Effect.Effect<LagAwareHealthCheck, InvalidOptions, HttpClient.HttpClient> =>
   Effect.gen(function* () {
     const settings = yield* decodeSettings(options)
-    const client = yield* HttpClient.HttpClient
+    // the platform's span of a request would end with the transport's error, which holds the request and its
+    // `authorization` header (shown in clear when inspected outside a logger): each call gets a span of the check's own
+    const client = HttpClient.withTracerDisabledWhen(yield* HttpClient.HttpClient, () => true)
     const uids = yield* Ref.make<ReadonlyMap<string, string>>(new Map())
     const tolerance = Math.round(Duration.toMillis(settings.lagAwareTolerance))
     const callTimeout =
@@ -622,6 +624,7 @@ export const make = (options: Options): Effect.Effect<LagAwareHealthCheck, Inval
           )
           // UTF-8, as RFC 7617 recommends (the platform's `basicAuth` encodes Latin-1 and throws beyond it)
           if (auth !== undefined) request = HttpClientRequest.setHeader(request, "authorization", basicToken(auth))
+          const parsed = new URL(url)
           return client.execute(request).pipe(
             Effect.flatMap((response) =>
               Effect.map(
@@ -643,6 +646,16 @@ export const make = (options: Options): Effect.Effect<LagAwareHealthCheck, Inval
               duration: callTimeout,
               onTimeout: () =>
                 fail("Timeout", `GET ${url} did not answer within ${Duration.format(callTimeout)} (timeout)`, { url })
+            }),
+            Effect.tap((answer) => Effect.annotateCurrentSpan("http.response.status_code", answer.status)),
+            Effect.withSpan("http.client GET", {
+              kind: "client",
+              attributes: {
+                "http.request.method": "GET",
+                "server.address": parsed.hostname,
+                "server.port": Number(parsed.port || (parsed.protocol === "https:" ? 443 : 80)),
+                "url.full": url
+              }
             })
           )
         }

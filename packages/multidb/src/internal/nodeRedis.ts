@@ -186,6 +186,9 @@ const withLastError = (client: object, error: unknown): unknown => {
   return error
 }
 
+const isSocketClosed = (error: unknown) =>
+  typeof error === "object" && error !== null && error.constructor?.name === "SocketClosedUnexpectedlyError"
+
 const openClient = (options: RedisClientOptions, onLost: (() => void) | undefined) => (): Opened => {
   const client = createClient(options) as unknown as RedisClient
   let ready = false
@@ -193,8 +196,13 @@ const openClient = (options: RedisClientOptions, onLost: (() => void) | undefine
   const firstAttempt = new Promise<void>((resolve) => {
     settle = resolve
   })
+  // Whether the current connection attempt has failed: its error is the reason, and what follows from it in the same
+  // attempt does not hide it. node-redis 5 answers a TLS alert (a client certificate the server requires) by reporting
+  // the dead connection ready, then "Socket closed unexpectedly"; a PING failing meanwhile as offline names the alert.
+  let attemptFailed = false
   client.on("error", (error: unknown) => {
-    rememberError(client, error)
+    if (!(attemptFailed && isSocketClosed(error))) rememberError(client, error)
+    attemptFailed = true
     settle()
     if (ready) {
       ready = false
@@ -204,8 +212,11 @@ const openClient = (options: RedisClientOptions, onLost: (() => void) | undefine
   client.on("end", () => {
     ready = false
   })
+  client.on("reconnecting", () => {
+    attemptFailed = false
+  })
   client.on("ready", () => {
-    rememberError(client, undefined)
+    if (!attemptFailed) rememberError(client, undefined)
     ready = true
     settle()
   })
