@@ -30,7 +30,7 @@ export interface HealthConnection {
 }
 
 /**
- * How a call of `RedisConnection.runThen` continues: with its result, or with node-redis' error (also a missed
+ * How a call of `RedisConnection.unsafeRun` continues: with its result, or with node-redis' error (also a missed
  * deadline or an abandoned call). Called as methods of the object.
  *
  * @since 0.2.0
@@ -52,14 +52,15 @@ export interface RedisConnection {
   /** Runs one node-redis call (a command or a batch) on the command connection. Errors are node-redis' own. */
   readonly run: <A>(f: (client: RedisClient) => Promise<A>) => Effect.Effect<A, unknown>
   /**
-   * `run`, continued with `then.onSuccess` (its result) or `then.onFailure` (node-redis' error) in the same step: the
-   * engine's hot path uses it to spare a combinator per command. Optional: without it the engine uses `run` and
-   * `Effect.matchEffect`.
+   * Starts a call on the command connection outside any effect, like `run`, and resumes exactly once with
+   * `then.onSuccess` (its result) or `then.onFailure` (node-redis' error, a missed deadline, an abandoned call). The
+   * engine's hot path runs a whole command in one `Effect.async` with it. Optional: without it the engine uses `run`.
    */
-  readonly runThen?: <A, B, E>(
+  readonly unsafeRun?: <A, B, E>(
     f: (client: RedisClient) => Promise<A>,
-    then: Continuation<A, B, E>
-  ) => Effect.Effect<B, E>
+    then: Continuation<A, B, E>,
+    resume: (effect: Effect.Effect<B, E>) => void
+  ) => void
   /**
    * Runs a call on a connection of its own, held for the whole call (WATCH / MULTI / EXEC need one), closed after.
    */

@@ -139,7 +139,7 @@ export const make = (
 
   /**
    * One operation (a command, a batch) and its attempts: its telemetry tracker, and the continuation of its current
-   * attempt (`onSuccess` / `onFailure`, handed to the connection's `runThen`). One object per operation: the hot path
+   * attempt (`onSuccess` / `onFailure`, handed to the connection's `unsafeRun`). One object per operation: the hot path
    * allocates no closure per attempt, and none for retries, which are only built once an attempt has failed.
    */
   class Operation<A> implements Telemetry.Tracker, RedisConnection.Continuation<A, A, CommandError> {
@@ -196,15 +196,15 @@ export const make = (
       }
     )
 
-  /**
-   * One attempt on `database`. The hot path: a healthy call costs the connection's call and a plain success record
-   * (with a connection that has `runThen`, not even a `matchEffect`).
-   */
+  /** One attempt on `database` (a retry, a waiting command, a lane of its own, a connection without `unsafeRun`). */
   const runOn = <A>(database: Database, op: Operation<A>): Effect.Effect<A, CommandError> => {
     telemetry.attempt(op, database.telemetry)
     op.on = database
     const connection = database.connection
-    if (op.lane === undefined && connection.runThen !== undefined) return connection.runThen(op.f, op)
+    const unsafeRun = connection.unsafeRun
+    if (op.lane === undefined && unsafeRun !== undefined) {
+      return Effect.async<A, CommandError>((resume) => unsafeRun(op.f, op, resume))
+    }
     return Effect.matchEffect(runOnLane(connection, op.f, op.lane), {
       onSuccess: (value) => op.onSuccess(value),
       onFailure: (error) => op.onFailure(error)
@@ -276,9 +276,23 @@ export const make = (
     const command = options?.command ?? "EXECUTE"
     const retryAnything = config.retryWrites || options?.readOnly === true
     const operation = telemetry.operation(command)
-    return telemetry.instrument(operation, (span) =>
-      attemptNow(new Operation(f, command, lane, retryAnything, operation, telemetry.now(), span))
-    )
+    // The hot path: one `Effect.async` per command (and, with spans on, the step that reads the fiber's tracer). Its
+    // registration makes the operation, picks the active database and starts the call on its connection; anything
+    // else (no database, closed, a lane of its own, a connection without `unsafeRun`) resumes with the effect path.
+    const start = (span: Tracer.Span | undefined) =>
+      Effect.async<A, CommandError>((resume) => {
+        const op = new Operation(f, command, lane, retryAnything, operation, telemetry.now(), span)
+        const database = lane === undefined && !isClosed() ? supervisor.current() : undefined
+        const unsafeRun = database?.connection.unsafeRun
+        if (unsafeRun === undefined) {
+          resume(attemptNow(op))
+          return
+        }
+        telemetry.attempt(op, database!.telemetry)
+        op.on = database
+        unsafeRun(f, op, resume)
+      })
+    return telemetry.options.spans ? telemetry.instrument(operation, start) : start(undefined)
   }
 
   return {

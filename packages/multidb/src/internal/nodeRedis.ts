@@ -363,61 +363,62 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
     /** Settles every pending call at once (the client moved away from the database). */
     const abandon = Effect.sync(() => pending.settleWhere(always, abandonCall))
     /**
-     * Runs `f` on the connection that is current when the effect runs (a retry gets the replacement), and continues
-     * with `onSuccess` or `onFailure` in the same step.
+     * Starts `f` on the connection that is current now (a retry gets the replacement) and resumes, exactly once, with
+     * `then.onSuccess` or `then.onFailure`. No canceler: returning one makes every call pay for an interruption
+     * handler; an interrupted call's entry is dropped by the sweeper at its deadline, so memory stays bounded by
+     * rate × timeout.
      */
-    const callThen = <A, B, E>(
+    const start = <A, B, E>(
       source: Source,
       f: (client: RedisClient) => Promise<A>,
-      then: Continuation<A, B, E>
-    ): Effect.Effect<B, E> =>
-      Effect.async<B, E>((resume) => {
-        const target = source.current
-        const entry = new Pending(
-          clock.unsafeCurrentTimeMillis() + timeoutMillis,
-          resume as (effect: Effect.Effect<unknown, unknown>) => void,
-          target,
-          timeoutMillis,
-          database,
-          then as Continuation<unknown, unknown, unknown>
-        )
-        if (idle) {
-          idle = false
-          wake.unsafeOpen()
-        }
-        pending.add(entry)
-        let promise: Promise<A>
-        try {
-          promise = f(target.client)
-        } catch (error) {
-          promise = Promise.reject(error)
-        }
-        promise.then(
-          (value) => {
-            if (entry.settled) return
-            entry.settled = true
-            pending.delete(entry)
-            resume(then.onSuccess(value))
-          },
-          (error) => {
-            if (entry.settled) return
-            entry.settled = true
-            pending.delete(entry)
-            resume(
-              then.onFailure(
-                target.replaced && isDisconnect(error)
-                  ? new ConnectionReplacedError(!target.precise)
-                  : withLastError(target.client, target.explain === undefined ? error : target.explain(error))
-              )
+      then: Continuation<A, B, E>,
+      resume: (effect: Effect.Effect<B, E>) => void
+    ): void => {
+      const target = source.current
+      const entry = new Pending(
+        clock.unsafeCurrentTimeMillis() + timeoutMillis,
+        resume as (effect: Effect.Effect<unknown, unknown>) => void,
+        target,
+        timeoutMillis,
+        database,
+        then as Continuation<unknown, unknown, unknown>
+      )
+      if (idle) {
+        idle = false
+        wake.unsafeOpen()
+      }
+      pending.add(entry)
+      let promise: Promise<A>
+      try {
+        promise = f(target.client)
+      } catch (error) {
+        promise = Promise.reject(error)
+      }
+      promise.then(
+        (value) => {
+          if (entry.settled) return
+          entry.settled = true
+          pending.delete(entry)
+          resume(then.onSuccess(value))
+        },
+        (error) => {
+          if (entry.settled) return
+          entry.settled = true
+          pending.delete(entry)
+          resume(
+            then.onFailure(
+              target.replaced && isDisconnect(error)
+                ? new ConnectionReplacedError(!target.precise)
+                : withLastError(target.client, target.explain === undefined ? error : target.explain(error))
             )
-          }
-        )
-        // No canceler: returning one makes every call pay for an interruption handler. An interrupted call's entry
-        // is dropped by the sweeper at its deadline, so memory stays bounded by rate × timeout.
-      })
+          )
+        }
+      )
+    }
+    /** Runs `f` on the connection that is current when the effect runs. */
     const call = <A>(source: Source, f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
-      callThen(source, f, direct as Continuation<A, A, unknown>)
-    return Object.assign(call, { abandon, callThen })
+      Effect.async<A, unknown>((resume) => start(source, f, direct as Continuation<A, A, unknown>, resume))
+    return Object.assign(call, { abandon, start })
   })
 
 const isErrorReply = (exit: Exit.Exit<unknown, unknown>) =>
@@ -575,7 +576,8 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
       })
     })
     const run = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> => commandDeadline(commands, f)
-    const runThen: NonNullable<RedisConnection["runThen"]> = (f, then) => commandDeadline.callThen(commands, f, then)
+    const unsafeRun: NonNullable<RedisConnection["unsafeRun"]> = (f, then, resume) =>
+      commandDeadline.start(commands, f, then, resume)
     const duplicate = Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
@@ -599,7 +601,7 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
     const connection: RedisConnection = {
       database: config.id,
       run,
-      runThen,
+      unsafeRun,
       abandon: commandDeadline.abandon,
       runIsolated: () =>
         Effect.fail(
@@ -633,7 +635,8 @@ const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
       )
     })
     const run = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> => commandDeadline(commands, f)
-    const runThen: NonNullable<RedisConnection["runThen"]> = (f, then) => commandDeadline.callThen(commands, f, then)
+    const unsafeRun: NonNullable<RedisConnection["unsafeRun"]> = (f, then, resume) =>
+      commandDeadline.start(commands, f, then, resume)
     /** A connection of its own (not reconnecting), closed with the scope. */
     const isolated = Effect.acquireRelease(
       Effect.tryPromise({
@@ -678,7 +681,7 @@ const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
       subscriber,
       database: config.id,
       run,
-      runThen,
+      unsafeRun,
       abandon: commandDeadline.abandon,
       runIsolated,
       runBlocking,

@@ -3,7 +3,19 @@
  * names. Spans follow OpenTelemetry's database semantic conventions; with `tracing: false` no span is made at all
  * (the hot path does not even enter `Effect.useSpan`), while metrics are always recorded.
  */
-import { Clock, Context, DefaultServices, Effect, Exit, Metric, MetricKey, MetricLabel, Option, Tracer } from "effect"
+import {
+  Clock,
+  Context,
+  DefaultServices,
+  Effect,
+  Exit,
+  type Fiber,
+  Metric,
+  MetricKey,
+  MetricLabel,
+  Option,
+  Tracer
+} from "effect"
 import type * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as DatabaseConfig from "../DatabaseConfig.js"
 import type * as HealthCheck from "../HealthCheck.js"
@@ -333,6 +345,15 @@ const circuitGaugeValue = { closed: 0, "half-open": 1, open: 2 } as const
 /** The extra tags of a metric update: one shared empty array (a fresh one would miss Effect's per-array hook cache). */
 const noTags: Array<MetricLabel.MetricLabel> = []
 
+/**
+ * The tracer of a fiber. Effect's fiber runtime keeps it in `currentTracer` (refreshed whenever its services change);
+ * reading that field costs a tenth of a microsecond less per command than looking it up in the fiber's services,
+ * which remain the fallback.
+ */
+const tracerOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Tracer.Tracer =>
+  (fiber as { readonly currentTracer?: Tracer.Tracer }).currentTracer ??
+  Context.get(fiber.getFiberRef(DefaultServices.currentServices), Tracer.Tracer)
+
 /** Effect's live clock: the clock unless a test replaced it. */
 const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
 
@@ -442,11 +463,7 @@ export const make = (option: TracingOption | undefined, clock: Clock.Clock): Tel
   // span, and nothing runs inside a command's span: with it, no span is made.
   const instrument: Telemetry["instrument"] = options.spans
     ? (op, body) =>
-        Effect.withFiberRuntime((fiber) =>
-          Context.get(fiber.getFiberRef(DefaultServices.currentServices), Tracer.Tracer) === builtInTracer
-            ? body(undefined)
-            : traced(op, body)
-        )
+        Effect.withFiberRuntime((fiber) => (tracerOf(fiber) === builtInTracer ? body(undefined) : traced(op, body)))
     : untraced
 
   const span: Telemetry["span"] = options.spans
