@@ -248,6 +248,9 @@ export const queryText = (method: string, args: ReadonlyArray<unknown>): string 
 export interface Operation {
   readonly name: string
   readonly spanOptions: Tracer.SpanOptions
+  /** The success histogram last used for this operation, and its database: steady traffic skips the lookup. */
+  lastDatabase?: DatabaseTelemetry | undefined
+  lastSuccess?: Metric.Metric.Histogram<number> | undefined
 }
 
 /** One operation in flight: when it started, its attempts, the database of the last attempt and its span. */
@@ -428,10 +431,14 @@ export const make = (option: TracingOption | undefined, clock: Clock.Clock): Tel
   }
 
   const succeeded = (tracker: Tracker) => {
-    cachedDuration(noDatabase, tracker.database, tracker.operation.name, undefined, undefined).unsafeUpdate(
-      seconds(tracker),
-      noTags
-    )
+    const op = tracker.operation
+    let histogram = op.lastSuccess
+    if (histogram === undefined || op.lastDatabase !== tracker.database) {
+      histogram = cachedDuration(noDatabase, tracker.database, op.name, undefined, undefined)
+      op.lastSuccess = histogram
+      op.lastDatabase = tracker.database
+    }
+    histogram.unsafeUpdate(seconds(tracker), noTags)
     if (tracker.span !== undefined) tracker.span.attribute(Attr.attempts, tracker.attempts)
   }
 
