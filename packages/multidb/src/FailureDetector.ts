@@ -65,6 +65,7 @@ export const make = (options: Options): Effect.Effect<FailureDetector> =>
   // The clock is read once, when the detector is made (a TestClock then too): recording reads no service per command.
   Effect.clockWith((clock) =>
     Effect.sync(() => {
+      const now = FastPath.millisOf(clock)
       const bucketCount = Math.max(1, Math.floor(options.buckets ?? 10))
       const bucketMillis = Math.max(1, Duration.toMillis(options.window) / bucketCount)
       // Bucket i holds the counts of time slot epochs[i]; a slot older than the window is stale and is overwritten.
@@ -103,17 +104,17 @@ export const make = (options: Options): Effect.Effect<FailureDetector> =>
       }
 
       // Both effects are built once: recording an outcome (every command does) allocates no effect.
-      const succeeded = () => {
-        successes[slotOf(clock.unsafeCurrentTimeMillis())]! += 1
+      const succeeded = (at?: number) => {
+        successes[slotOf(at ?? now())]! += 1
       }
       const recordSuccess: Effect.Effect<boolean> = Effect.sync(() => {
         succeeded()
         return false
       })
       const recordFailure: Effect.Effect<boolean> = Effect.sync(() => {
-        const now = clock.unsafeCurrentTimeMillis()
-        failures[slotOf(now)]! += 1
-        const t = totals(Math.floor(now / bucketMillis))
+        const at = now()
+        failures[slotOf(at)]! += 1
+        const t = totals(Math.floor(at / bucketMillis))
         const tripped =
           t.failures >= options.minNumFailures &&
           t.failures / (t.failures + t.successes) >= options.failureRateThreshold
@@ -125,7 +126,7 @@ export const make = (options: Options): Effect.Effect<FailureDetector> =>
       const detector: FailureDetector & FastPath.MaybeSync = {
         record,
         reset: Effect.sync(clear),
-        snapshot: Effect.sync(() => totals(Math.floor(clock.unsafeCurrentTimeMillis() / bucketMillis))),
+        snapshot: Effect.sync(() => totals(Math.floor(now() / bucketMillis))),
         // the command path records a success with a plain call, not an effect
         [FastPath.recordSuccessSync]: succeeded
       }

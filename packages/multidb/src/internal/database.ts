@@ -49,8 +49,11 @@ export interface Database {
   readonly lastHealth: Ref.Ref<Option.Option<HealthCheck.Result>>
   /** A command succeeded: detector and metric. Built once: the healthy path allocates no effect for it. */
   readonly recordSuccess: Effect.Effect<unknown>
-  /** The same without an effect, when the detector allows it (the built-in one does): the hot path calls it. */
-  readonly recordSuccessSync: (() => void) | undefined
+  /**
+   * The same without an effect, when the detector allows it (the built-in one does): the hot path calls it with when
+   * the command ended (milliseconds on the client's clock, `FastPath.millisOf`).
+   */
+  readonly recordSuccessSync: ((at: number) => void) | undefined
   /** The server answered with an error reply: a success for the detector. */
   readonly recordReply: Effect.Effect<unknown>
   /**
@@ -422,8 +425,8 @@ const build = (
       recordSuccessSync:
         syncSuccess === undefined
           ? undefined
-          : () => {
-              syncSuccess()
+          : (at: number) => {
+              syncSuccess(at)
               successes.unsafeUpdate(1, noTags)
             },
       recordReply: Effect.zipRight(

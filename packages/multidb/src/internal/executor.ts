@@ -168,8 +168,9 @@ export const make = (
           return value
         })
       }
-      recordSuccess()
-      telemetry.succeeded(this)
+      const end = telemetry.now()
+      recordSuccess(end)
+      telemetry.succeeded(this, end)
       return Effect.succeed(value)
     }
     onFailure(error: unknown): Effect.Effect<A, CommandError> {

@@ -4,7 +4,7 @@
  * (the hot path does not even enter `Effect.useSpan`), while metrics are always recorded.
  */
 import {
-  Clock,
+  type Clock,
   Context,
   DefaultServices,
   Effect,
@@ -23,6 +23,7 @@ import type { MultiDbError } from "../MultiDbError.js"
 import type * as MultiDbEvent from "../MultiDbEvent.js"
 import * as Metrics from "../MultiDbMetrics.js"
 import { parseCall } from "./commands.js"
+import * as FastPath from "./fastPath.js"
 
 // ---- names ---------------------------------------------------------------------------------------------------------
 
@@ -293,8 +294,8 @@ export interface Telemetry {
   readonly attempt: (tracker: Tracker, database: DatabaseTelemetry) => void
   /** The last attempt failed with a retryable error and will be retried. */
   readonly retrying: (tracker: Tracker, error: MultiDbError) => void
-  /** The operation succeeded. */
-  readonly succeeded: (tracker: Tracker) => void
+  /** The operation succeeded (`end`: when, from `now()`; read when not given). */
+  readonly succeeded: (tracker: Tracker, end?: number) => void
   /** The operation failed for good. */
   readonly failed: (tracker: Tracker, error: MultiDbError) => void
   /** A span for a management call (none when tracing is off). */
@@ -357,9 +358,6 @@ const tracerOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Tracer.Tracer =>
   (fiber as { readonly currentTracer?: Tracer.Tracer }).currentTracer ??
   Context.get(fiber.getFiberRef(DefaultServices.currentServices), Tracer.Tracer)
 
-/** Effect's live clock: the clock unless a test replaced it. */
-const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
-
 /** Effect's default tracer, which records nothing anywhere: the tracer when no tracing layer is provided. */
 const builtInTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 
@@ -404,11 +402,10 @@ export const make = (option: TracingOption | undefined, clock: Clock.Clock): Tel
     return op
   }
 
-  // Durations: with the live clock, `performance.now()` (a double, far cheaper than the bigint nanoseconds read);
-  // with another clock (a TestClock), that clock.
-  const now: () => number =
-    clock === liveClock ? () => performance.now() : () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
-  const seconds = (tracker: Tracker) => (now() - tracker.start) / 1000
+  // Durations: milliseconds on the client's clock (`FastPath.millisOf`); the end of a successful command is also when
+  // the failure detector records it.
+  const now = FastPath.millisOf(clock)
+  const seconds = (tracker: Tracker, end = now()) => (end - tracker.start) / 1000
 
   const attempt = (tracker: Tracker, database: DatabaseTelemetry) => {
     tracker.attempts++
@@ -430,7 +427,7 @@ export const make = (option: TracingOption | undefined, clock: Clock.Clock): Tel
     })
   }
 
-  const succeeded = (tracker: Tracker) => {
+  const succeeded = (tracker: Tracker, end?: number) => {
     const op = tracker.operation
     let histogram = op.lastSuccess
     if (histogram === undefined || op.lastDatabase !== tracker.database) {
@@ -438,7 +435,7 @@ export const make = (option: TracingOption | undefined, clock: Clock.Clock): Tel
       op.lastSuccess = histogram
       op.lastDatabase = tracker.database
     }
-    histogram.unsafeUpdate(seconds(tracker), noTags)
+    histogram.unsafeUpdate(seconds(tracker, end), noTags)
     if (tracker.span !== undefined) tracker.span.attribute(Attr.attempts, tracker.attempts)
   }
 
