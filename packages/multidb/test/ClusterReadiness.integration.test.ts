@@ -4,6 +4,7 @@ import { Effect, Fiber, Ref, Schedule } from "effect"
 import * as HealthCheck from "../src/HealthCheck.js"
 import * as ClusterHealth from "../src/internal/clusterHealth.js"
 import * as MultiDbClient from "../src/MultiDbClient.js"
+import type * as MultiDbConfig from "../src/MultiDbConfig.js"
 import type { MultiDbEvent } from "../src/MultiDbEvent.js"
 import { layer as nodeRedisLayer } from "../src/RedisConnection.js"
 import { activeId, collectEvents, plainClient, waitFor } from "./integration.helpers.js"
@@ -50,6 +51,25 @@ const workload = (
     return { outcomes, stop: Effect.zipRight(Ref.set(stop, true), Fiber.join(fiber)) }
   })
 
+/** A cluster (weight 1, grace 1 s) and a standalone standby (0.5), checked and fallen back to every 200 ms. */
+const clusterAndStandby = (
+  cluster: RedisCluster.Service,
+  standby: RedisServer.Service,
+  extra: Partial<MultiDbConfig.Input> = {}
+) =>
+  MultiDbClient.fromInput({
+    databases: [
+      { id: "cluster", cluster: { rootNodes: cluster.rootNodes }, weight: 1, gracePeriod: "1 second" },
+      { id: "standby", url: standby.url, weight: 0.5 }
+    ],
+    healthCheckInterval: "200 millis",
+    healthCheckProbes: 1,
+    healthCheckProbesDelay: "0 millis",
+    autoFallbackInterval: "200 millis",
+    commandTimeout: "500 millis",
+    ...extra
+  }).pipe(Effect.provide(nodeRedisLayer))
+
 const failuresOf = (events: ReadonlyArray<Timed>, database: string) =>
   events.flatMap(({ at, event }) =>
     event._tag === "CommandsFailed" && event.database === database ? [{ at, error: event.error }] : []
@@ -72,17 +92,7 @@ describe("Redis Cluster readiness", () => {
       Effect.gen(function* () {
         const cluster = yield* RedisCluster.make()
         const standby = yield* RedisServer.make()
-        const redis = yield* MultiDbClient.fromInput({
-          databases: [
-            { id: "cluster", cluster: { rootNodes: cluster.rootNodes }, weight: 1, gracePeriod: "1 second" },
-            { id: "standby", url: standby.url, weight: 0.5 }
-          ],
-          healthCheckInterval: "200 millis",
-          healthCheckProbes: 1,
-          healthCheckProbesDelay: "0 millis",
-          autoFallbackInterval: "200 millis",
-          commandTimeout: "500 millis"
-        }).pipe(Effect.provide(nodeRedisLayer))
+        const redis = yield* clusterAndStandby(cluster, standby)
         const events = yield* collectEvents(redis)
         expect(yield* activeId(redis)).toBe("cluster")
         yield* Effect.forEach(keys, (key) => redis.commands.set(key, "v"), { discard: true })
@@ -286,18 +296,7 @@ describe("Redis Cluster readiness", () => {
           "cluster_state:fail everywhere",
           Effect.map(cluster.states, (states) => states.every((s) => s === "fail"))
         )
-        const redis = yield* MultiDbClient.fromInput({
-          databases: [
-            { id: "cluster", cluster: { rootNodes: cluster.rootNodes }, weight: 1, gracePeriod: "1 second" },
-            { id: "standby", url: standby.url, weight: 0.5 }
-          ],
-          initialHealthCheckPolicy: "one",
-          healthCheckInterval: "200 millis",
-          healthCheckProbes: 1,
-          healthCheckProbesDelay: "0 millis",
-          autoFallbackInterval: "200 millis",
-          commandTimeout: "500 millis"
-        }).pipe(Effect.provide(nodeRedisLayer))
+        const redis = yield* clusterAndStandby(cluster, standby, { initialHealthCheckPolicy: "one" })
         const events = yield* collectEvents(redis)
         expect(yield* activeId(redis)).toBe("standby")
 

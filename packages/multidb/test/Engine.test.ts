@@ -533,6 +533,22 @@ describe("Engine: failure detection on the command path", () => {
   )
 })
 
+/** A forked read through `execute` that counts its attempts (`calls()`). */
+const countedGet = (client: MultiDbClient.MultiDbClient) =>
+  Effect.gen(function* () {
+    let calls = 0
+    const fiber = yield* Effect.fork(
+      client.execute(
+        (redis) => {
+          calls++
+          return redis.get("k")
+        },
+        { command: "GET", readOnly: true }
+      )
+    )
+    return { calls: () => calls, fiber }
+  })
+
 describe("Engine: retries", () => {
   it.scoped("a read that timed out on a hanging database is retried on the next database after failover", () =>
     Effect.gen(function* () {
@@ -626,21 +642,12 @@ describe("Engine: retries", () => {
         config({ commandRetry: { base: "1 second", cap: "1 second", retries: 2 }, healthCheckInterval: "1 minute" })
       )
       yield* db("east").failCommandsWith(connectionRefused("east"))
-      let calls = 0
-      const fiber = yield* Effect.fork(
-        client.execute(
-          (redis) => {
-            calls++
-            return redis.get("k")
-          },
-          { command: "GET", readOnly: true }
-        )
-      )
+      const { calls, fiber } = yield* countedGet(client)
       yield* TestClock.adjust("500 millis") // jittered backoff: at least 0.8 s
-      expect(calls).toBe(1)
+      expect(calls()).toBe(1)
       yield* TestClock.adjust("10 seconds")
       yield* Fiber.await(fiber)
-      expect(calls).toBe(3)
+      expect(calls()).toBe(3)
     })
   )
 })
@@ -657,23 +664,14 @@ describe("Engine: retries follow the traffic", () => {
       )
       db("west").data.set("k", "from-west")
       yield* db("east").failCommandsWith(connectionRefused("east"))
-      let calls = 0
-      const fiber = yield* Effect.fork(
-        client.execute(
-          (redis) => {
-            calls++
-            return redis.get("k")
-          },
-          { command: "GET", readOnly: true }
-        )
-      )
+      const { calls, fiber } = yield* countedGet(client)
       yield* TestClock.adjust("100 millis")
-      expect(calls).toBe(1) // failed on east, now in a backoff of at least 4 s
+      expect(calls()).toBe(1) // failed on east, now in a backoff of at least 4 s
       yield* client.setActiveDatabase("west")
       yield* TestClock.adjust("10 millis")
       const exit = fiber.unsafePoll()
       expect(exit).toEqual(Exit.succeed("from-west"))
-      expect(calls).toBe(2)
+      expect(calls()).toBe(2)
     })
   )
 })

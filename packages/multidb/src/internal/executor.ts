@@ -197,15 +197,29 @@ export const make = (
       }
     )
 
-  /** One attempt on `database` (a retry, a waiting command, a lane of its own, a connection without `unsafeRun`). */
-  const runOn = <A>(database: Database, op: Operation<A>): Effect.Effect<A, CommandError> => {
+  /** An attempt of `op` begins on `database`. */
+  const begin = (database: Database, op: Operation<unknown>) => {
     telemetry.attempt(op, database.telemetry)
     op.on = database
+  }
+
+  /** Starts an attempt on a connection that has `unsafeRun`, resuming through the operation's continuation. */
+  const startOn = <A>(
+    database: Database,
+    op: Operation<A>,
+    resume: (effect: Effect.Effect<A, CommandError>) => void
+  ) => {
+    begin(database, op)
+    database.connection.unsafeRun!(op.f, op, resume)
+  }
+
+  /** One attempt on `database` (a retry, a waiting command, a lane of its own, a connection without `unsafeRun`). */
+  const runOn = <A>(database: Database, op: Operation<A>): Effect.Effect<A, CommandError> => {
     const connection = database.connection
-    const unsafeRun = connection.unsafeRun
-    if (op.lane === undefined && unsafeRun !== undefined) {
-      return Effect.async<A, CommandError>((resume) => unsafeRun(op.f, op, resume))
+    if (op.lane === undefined && connection.unsafeRun !== undefined) {
+      return Effect.async<A, CommandError>((resume) => startOn(database, op, resume))
     }
+    begin(database, op)
     return Effect.matchEffect(runOnLane(connection, op.f, op.lane), {
       onSuccess: (value) => op.onSuccess(value),
       onFailure: (error) => op.onFailure(error)
@@ -280,20 +294,14 @@ export const make = (
     // The hot path: one `Effect.async` per command (and, with spans on, the step that reads the fiber's tracer). Its
     // registration makes the operation, picks the active database and starts the call on its connection; anything
     // else (no database, closed, a lane of its own, a connection without `unsafeRun`) resumes with the effect path.
-    const start = (span: Tracer.Span | undefined) =>
+    return telemetry.instrument(operation, (span) =>
       Effect.async<A, CommandError>((resume) => {
         const op = new Operation(f, command, lane, retryAnything, operation, telemetry.now(), span)
         const database = lane === undefined && !isClosed() ? supervisor.current() : undefined
-        const unsafeRun = database?.connection.unsafeRun
-        if (unsafeRun === undefined) {
-          resume(attemptNow(op))
-          return
-        }
-        telemetry.attempt(op, database!.telemetry)
-        op.on = database
-        unsafeRun(f, op, resume)
+        if (database?.connection.unsafeRun === undefined) resume(attemptNow(op))
+        else startOn(database, op, resume)
       })
-    return telemetry.options.spans ? telemetry.instrument(operation, start) : start(undefined)
+    )
   }
 
   return {

@@ -90,21 +90,13 @@ export const run = (checks: ReadonlyArray<HealthCheck>, target: Target, defaults
     concurrency: "unbounded"
   }).pipe(
     Effect.map((outcomes): Result => {
-      const evicting = outcomes.find(([check, o]) => !o.passed && check.failbackOnly !== true)
-      if (evicting !== undefined) {
-        const [check, o] = evicting
+      // A failed check evicts the database, unless it only guards fail-back; then it only blocks fail-back.
+      const failed =
+        outcomes.find(([check, o]) => !o.passed && check.failbackOnly !== true) ?? outcomes.find(([, o]) => !o.passed)
+      if (failed !== undefined) {
+        const [check, o] = failed
         return {
-          healthy: false,
-          failbackAllowed: false,
-          cause: describeFailure(check, o.failure),
-          ...(o.failure === undefined ? {} : { failure: o.failure })
-        }
-      }
-      const blocking = outcomes.find(([, o]) => !o.passed)
-      if (blocking !== undefined) {
-        const [check, o] = blocking
-        return {
-          healthy: true,
+          healthy: check.failbackOnly === true,
           failbackAllowed: false,
           cause: describeFailure(check, o.failure),
           ...(o.failure === undefined ? {} : { failure: o.failure })
