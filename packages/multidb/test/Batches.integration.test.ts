@@ -169,6 +169,28 @@ describe("transactions", () => {
       expect([0, 2]).toContain(applied)
     })
   )
+  it.scopedLive("a WATCH transaction begun on a frozen database runs on the next instead of waiting to connect", () =>
+    Effect.gen(function* () {
+      const east = yield* RedisServer.make()
+      const west = yield* RedisServer.make()
+      const redis = yield* twoDatabases(east, west, { connectTimeout: "500 millis" })
+      yield* Effect.addFinalizer(() => east.resume)
+      // frozen: the kernel still accepts connections, the handshake is never answered
+      yield* east.stop
+      const replies = yield* redis
+        .transaction((tx) => tx.set("x", "1"), { watch: ["x"] })
+        .pipe(
+          Effect.timeoutFail({
+            duration: "10 seconds",
+            onTimeout: () => new Error("the transaction still waits for its connection to the frozen database")
+          })
+        )
+      expect(replies).toEqual(["OK"])
+      expect(yield* activeId(redis)).toBe("west")
+      const westClient = yield* plainClient(west.url)
+      expect(yield* Effect.promise(() => westClient.get("x"))).toBe("1")
+    })
+  )
 })
 
 describe("pub/sub across failover", () => {
@@ -241,8 +263,19 @@ describe("pub/sub across failover", () => {
       )
       yield* waitFor("both moved to west", subscribed)
       expect(yield* redis.commands.publish("orders.us", "2")).toBe(2)
-      const fromPattern = Chunk.toReadonlyArray(yield* Fiber.join(a))
-      const fromChannels = Chunk.toReadonlyArray(yield* Fiber.join(b))
+      // bounded: a lost message fails here with what each stream had, instead of running into the test's timeout
+      const joined = yield* Effect.all([Fiber.join(a), Fiber.join(b)]).pipe(
+        Effect.timeoutFail({
+          duration: "10 seconds",
+          onTimeout: () =>
+            new Error(
+              `a subscriber is missing a message: pattern stream ${a.unsafePoll() === null ? "open" : "done"}, ` +
+                `channel stream ${b.unsafePoll() === null ? "open" : "done"}`
+            )
+        })
+      )
+      const fromPattern = Chunk.toReadonlyArray(joined[0])
+      const fromChannels = Chunk.toReadonlyArray(joined[1])
       expect(fromPattern.map((m) => [m.database, m.channel, m.pattern])).toEqual([
         ["east", "orders.eu", "orders.*"],
         ["west", "orders.us", "orders.*"]
@@ -251,6 +284,38 @@ describe("pub/sub across failover", () => {
         ["east", "orders.eu"],
         ["west", "orders.us"]
       ])
+    })
+  )
+
+  it.scopedLive("a subscription made while the active database is frozen fails typed instead of hanging", () =>
+    Effect.gen(function* () {
+      const east = yield* RedisServer.make()
+      const west = yield* RedisServer.make()
+      const redis = yield* twoDatabases(east, west, { connectTimeout: "500 millis" })
+      yield* Effect.addFinalizer(() => east.resume)
+      yield* east.stop
+      const error = yield* redis.subscribe(["news"]).pipe(
+        Stream.runDrain,
+        Effect.flip,
+        Effect.timeoutFail({
+          duration: "10 seconds",
+          onTimeout: () => new Error("the subscription still waits for its connection to the frozen database")
+        })
+      )
+      expect(error).toMatchObject({ _tag: "RedisConnectionError", database: "east", mayHaveExecuted: false })
+      expect(error.message).toMatch(/not ready within/)
+      yield* waitFor(
+        "failover",
+        Effect.map(activeId(redis), (id) => id === "west")
+      )
+      // the failed subscription left nothing behind: a new one works on the next database
+      const received = yield* redis.subscribe(["news"]).pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+      yield* waitFor(
+        "the new subscription",
+        Effect.map(redis.commands.publish("news", "hello"), (n) => n === 1)
+      )
+      const [message] = Chunk.toReadonlyArray(yield* Fiber.join(received))
+      expect([message?.database, message?.message]).toEqual(["west", "hello"])
     })
   )
 })

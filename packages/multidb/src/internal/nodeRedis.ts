@@ -62,6 +62,27 @@ const subscriberOf = (
   }
 }
 
+/**
+ * A client of its own (pub/sub, isolated, blocking), connected within `limit`: a server that accepts the connection
+ * but never answers the handshake (a frozen process) would otherwise hold the caller, and whatever it holds, for ever.
+ * The client is destroyed with the scope, whether it connected or not.
+ */
+const connectOwn = <C extends { readonly connect: () => Promise<unknown>; readonly destroy: () => void }>(
+  create: () => C,
+  limit: Duration.Duration
+): Effect.Effect<C, unknown, Scope.Scope> =>
+  Effect.acquireRelease(Effect.sync(create), destroyQuietly).pipe(
+    Effect.tap((client) =>
+      Effect.tryPromise({ try: () => client.connect(), catch: (error) => error }).pipe(
+        Effect.timeoutFail({
+          duration: limit,
+          onTimeout: () =>
+            new NotSentError(`the connection was not ready within ${Duration.format(limit)} (connect timed out)`)
+        })
+      )
+    )
+  )
+
 /** Closes a client at once; one that is already closed is fine. */
 const destroyQuietly = (connection: { readonly destroy: () => void }) =>
   Effect.sync(() => {
@@ -544,6 +565,7 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
       }
     } as RedisClusterOptions
     const commands = yield* replaceable(openCluster(clusterOptions), options.onConnectionLost)
+    const ownConnectLimit = Duration.sum(options.connectTimeout, options.commandTimeout)
     const health = yield* replaceable(openCluster(clusterOptions), undefined)
     const notReadyLimit = Duration.toMillis(options.connectTimeout) + Duration.toMillis(options.commandTimeout)
     const withDeadline = yield* deadlines(options.commandTimeout, config.id, [health], notReadyLimit)
@@ -578,18 +600,11 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
     const run = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> => commandDeadline(commands, f)
     const unsafeRun: NonNullable<RedisConnection["unsafeRun"]> = (f, then, resume) =>
       commandDeadline.start(commands, f, then, resume)
-    const duplicate = Effect.acquireRelease(
-      Effect.tryPromise({
-        try: async () => {
-          const sub = clusterOf(commands.current).duplicate()
-          sub.on("error", () => {})
-          await sub.connect()
-          return sub
-        },
-        catch: (error) => error
-      }),
-      destroyQuietly
-    )
+    const duplicate = connectOwn(() => {
+      const sub = clusterOf(commands.current).duplicate()
+      sub.on("error", () => {})
+      return sub
+    }, ownConnectLimit)
     const subscriber = duplicate.pipe(
       Effect.map((sub) => subscriberOf(sub, (call) => withDeadline(fixed(sub as unknown as RedisClient), call)))
     )
@@ -638,45 +653,38 @@ const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
     const unsafeRun: NonNullable<RedisConnection["unsafeRun"]> = (f, then, resume) =>
       commandDeadline.start(commands, f, then, resume)
     /** A connection of its own (not reconnecting), closed with the scope. */
-    const isolated = Effect.acquireRelease(
-      Effect.tryPromise({
-        try: async () => {
-          const client = createClient({
-            ...redisOptions,
-            socket: { ...redisOptions.socket, reconnectStrategy: false }
-          } as RedisClientOptions) as unknown as RedisClient
-          client.on("error", () => {})
-          await client.connect()
-          return client
-        },
-        catch: (error) => error
-      }),
-      destroyQuietly
-    )
+    const ownConnectLimit = Duration.sum(options.connectTimeout, options.commandTimeout)
+    const isolated = connectOwn(() => {
+      const client = createClient({
+        ...redisOptions,
+        socket: { ...redisOptions.socket, reconnectStrategy: false }
+      } as RedisClientOptions) as unknown as RedisClient
+      client.on("error", () => {})
+      return client
+    }, ownConnectLimit)
     const runIsolated = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
       Effect.scoped(Effect.flatMap(isolated, (client) => withDeadline(fixed(client), f)))
     const runBlocking = yield* blockingPool(isolated, options.blockingConnections ?? 8, options)
-    const subscriber = Effect.acquireRelease(
-      Effect.tryPromise({
-        try: async () => {
-          let connected = false
-          const sub = createClient({
-            ...redisOptions,
-            socket: {
-              ...redisOptions.socket,
-              // give up at once while connecting for the first time; afterwards reconnect (and resubscribe) as usual
-              reconnectStrategy: (retries: number) => (connected ? reconnectStrategy(retries) : false)
-            }
-          } as RedisClientOptions) as unknown as RedisClient
-          sub.on("error", () => {})
-          await sub.connect()
+    const subscriber = Effect.suspend(() => {
+      let connected = false
+      return connectOwn(() => {
+        const sub = createClient({
+          ...redisOptions,
+          socket: {
+            ...redisOptions.socket,
+            // give up at once while connecting for the first time; afterwards reconnect (and resubscribe) as usual
+            reconnectStrategy: (retries: number) => (connected ? reconnectStrategy(retries) : false)
+          }
+        } as RedisClientOptions) as unknown as RedisClient
+        sub.on("error", () => {})
+        return sub
+      }, ownConnectLimit).pipe(
+        Effect.map((sub) => {
           connected = true
-          return sub
-        },
-        catch: (error) => error
-      }),
-      destroyQuietly
-    ).pipe(Effect.map((sub) => subscriberOf(sub, (call) => withDeadline(fixed(sub), call))))
+          return subscriberOf(sub, (call) => withDeadline(fixed(sub), call))
+        })
+      )
+    })
     const connection: RedisConnection = {
       subscriber,
       database: config.id,

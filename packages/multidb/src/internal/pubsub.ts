@@ -119,18 +119,25 @@ export const make = <D extends PubSubDatabase>(
     const close = (previous: Current | undefined) =>
       previous === undefined ? Effect.void : Scope.close(previous.scope, Exit.void)
 
-    /** One attempt: every subscription onto the database active now (nothing to do when it is there already). */
+    /**
+     * One attempt: every subscription onto the database active now (nothing to do when it is there already). The move
+     * ends under the lock: a name registered after that is subscribed by its own call, one registered before it is
+     * subscribed by this attempt (`stale`).
+     */
     const moveOnce = lock.withPermits(1)(
       Effect.gen(function* () {
-        if (registrations.size === 0) return
-        const target = yield* active.get
-        if (Option.isNone(target)) return yield* options.unavailable
-        if (current?.database === target.value.id && !stale) return
-        stale = false
-        const next = yield* open(target.value).pipe(Effect.tapError(() => Effect.sync(() => (stale = true))))
-        const previous = current
-        current = next
-        yield* close(previous)
+        if (registrations.size > 0) {
+          const target = yield* active.get
+          if (Option.isNone(target)) return yield* options.unavailable
+          if (current?.database !== target.value.id || stale) {
+            stale = false
+            const next = yield* open(target.value).pipe(Effect.tapError(() => Effect.sync(() => (stale = true))))
+            const previous = current
+            current = next
+            yield* close(previous)
+          }
+        }
+        moving = false
       })
     )
 
@@ -143,17 +150,20 @@ export const make = <D extends PubSubDatabase>(
         }
       })
 
-    const moveSchedule = options.backoff.pipe(Schedule.upTo(options.budget))
-    const move = Effect.acquireUseRelease(
-      Effect.sync(() => {
-        moving = true
-      }),
-      () => moveOnce.pipe(Effect.retry(moveSchedule), Effect.catchAll(failAll)),
-      () =>
-        Effect.sync(() => {
+    /** The move gave up: its end, under the lock like a successful one's, and every stream fails. */
+    const giveUp = (error: SubscriptionError) =>
+      lock.withPermits(1)(
+        Effect.suspend(() => {
           moving = false
+          return failAll(error)
         })
-    )
+      )
+
+    const moveSchedule = options.backoff.pipe(Schedule.upTo(options.budget))
+    const move = Effect.suspend(() => {
+      moving = true
+      return moveOnce.pipe(Effect.retry(moveSchedule), Effect.catchAll(giveUp))
+    })
 
     yield* active.changes.pipe(
       Stream.runForEach(() => move),
@@ -247,7 +257,9 @@ export const make = <D extends PubSubDatabase>(
         Effect.gen(function* () {
           const queue = yield* Effect.acquireRelease(Queue.unbounded<Message>(), Queue.shutdown)
           const failed = yield* Deferred.make<never, SubscriptionError>()
-          yield* Effect.acquireRelease(register(kind, names, queue, failed), (added) =>
+          // Registering stays interruptible (an acquisition is not, by default): its waits are bounded by timeouts,
+          // which work only where interruption does, and a half-done registration takes itself back.
+          yield* Effect.acquireRelease(Effect.interruptible(register(kind, names, queue, failed)), (added) =>
             lock.withPermits(1)(remove(added))
           )
           return Stream.fromQueue(queue).pipe(Stream.interruptWhen(Deferred.await(failed)))
