@@ -291,17 +291,23 @@ export const make = (
     const command = options?.command ?? "EXECUTE"
     const retryAnything = config.retryWrites || options?.readOnly === true
     const operation = telemetry.operation(command)
-    // The hot path: one `Effect.async` per command (and, with spans on, the step that reads the fiber's tracer). Its
-    // registration makes the operation, picks the active database and starts the call on its connection; anything
-    // else (no database, closed, a lane of its own, a connection without `unsafeRun`) resumes with the effect path.
-    return telemetry.instrument(operation, (span) =>
-      Effect.async<A, CommandError>((resume) => {
-        const op = new Operation(f, command, lane, retryAnything, operation, telemetry.now(), span)
-        const database = lane === undefined && !isClosed() ? supervisor.current() : undefined
-        if (database?.connection.unsafeRun === undefined) resume(attemptNow(op))
-        else startOn(database, op, resume)
-      })
-    )
+    /** Makes the operation, picks the active database and starts the call on its connection. */
+    const start = (span: Tracer.Span | undefined, resume: (effect: Effect.Effect<A, CommandError>) => void) => {
+      const op = new Operation(f, command, lane, retryAnything, operation, telemetry.now(), span)
+      const database = lane === undefined && !isClosed() ? supervisor.current() : undefined
+      // anything else (no database, closed, a lane of its own, a connection without `unsafeRun`): the effect path
+      if (database?.connection.unsafeRun === undefined) resume(attemptNow(op))
+      else startOn(database, op, resume)
+    }
+    // The hot path: one `Effect.async` per command. Its registration runs inside the caller's fiber, so it sees that
+    // fiber's tracer: only when a span may be made does the operation go through `instrument`.
+    return Effect.async<A, CommandError>((resume) => {
+      if (telemetry.spannedHere()) {
+        resume(telemetry.instrument(operation, (span) => Effect.async<A, CommandError>((inner) => start(span, inner))))
+      } else {
+        start(undefined, resume)
+      }
+    })
   }
 
   return {

@@ -17,7 +17,7 @@ import {
   SlotMapIncompleteError
 } from "./classify.js"
 import * as ClusterHealth from "./clusterHealth.js"
-import { readOnlyCommands } from "./commands.js"
+import { direct as directMark, directResp, readOnlyCommands } from "./commands.js"
 
 const isReadOnly = (command: string) => readOnlyCommands.has(command)
 
@@ -212,6 +212,8 @@ const isSocketClosed = (error: unknown) =>
 
 const openClient = (options: RedisClientOptions, onLost: (() => void) | undefined) => (): Opened => {
   const client = createClient(options) as unknown as RedisClient
+  const resp = directResp(options)
+  if (resp !== undefined) (client as unknown as Record<symbol, number>)[directMark] = resp
   let ready = false
   let settle: () => void = () => {}
   const firstAttempt = new Promise<void>((resolve) => {

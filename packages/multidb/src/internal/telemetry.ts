@@ -9,7 +9,7 @@ import {
   DefaultServices,
   Effect,
   Exit,
-  type Fiber,
+  Fiber,
   Metric,
   MetricKey,
   MetricLabel,
@@ -289,6 +289,12 @@ export interface Telemetry {
     operation: Operation,
     body: (span: Tracer.Span | undefined) => Effect.Effect<A, E>
   ) => Effect.Effect<A, E>
+  /**
+   * Whether an operation started now, synchronously inside a fiber (an `Effect.async` registration), may get a span:
+   * spans are on and that fiber's tracer is not Effect's built-in one (which keeps none). Lets the hot path decide
+   * without a step of its own; when it says yes, `instrument` decides.
+   */
+  readonly spannedHere: () => boolean
   /** The time, in milliseconds (fractional), that trackers start at. */
   readonly now: () => number
   /** An attempt starts on `database`. */
@@ -472,6 +478,13 @@ export const make = (option: TracingOption | undefined, clock: Clock.Clock): Tel
         Effect.withFiberRuntime((fiber) => (tracerOf(fiber) === builtInTracer ? body(undefined) : traced(op, body)))
     : untraced
 
+  const spannedHere = options.spans
+    ? () => {
+        const fiber = Option.getOrUndefined(Fiber.getCurrentFiber())
+        return fiber === undefined || tracerOf(fiber) !== builtInTracer
+      }
+    : () => false
+
   const span: Telemetry["span"] = options.spans
     ? (name) => (effect) => Effect.withSpan(effect, name, { captureStackTrace: false })
     : () => (effect) => effect
@@ -627,6 +640,7 @@ export const make = (option: TracingOption | undefined, clock: Clock.Clock): Tel
     options,
     operation,
     instrument,
+    spannedHere,
     now,
     attempt,
     retrying,
