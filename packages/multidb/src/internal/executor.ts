@@ -283,6 +283,14 @@ export const make = (
       })
     }
 
+  /** Picks the active database and starts the operation's first attempt on its connection. */
+  const start = <A>(op: Operation<A>, resume: (effect: Effect.Effect<A, CommandError>) => void) => {
+    const database = op.lane === undefined && !isClosed() ? supervisor.current() : undefined
+    // anything else (no database, closed, a lane of its own, a connection without `unsafeRun`): the effect path
+    if (database?.connection.unsafeRun === undefined) resume(attemptNow(op))
+    else startOn(database, op, resume)
+  }
+
   const run = <A>(
     f: (client: RedisClient) => Promise<A>,
     options: ExecuteOptions | undefined,
@@ -291,21 +299,19 @@ export const make = (
     const command = options?.command ?? "EXECUTE"
     const retryAnything = config.retryWrites || options?.readOnly === true
     const operation = telemetry.operation(command)
-    /** Makes the operation, picks the active database and starts the call on its connection. */
-    const start = (span: Tracer.Span | undefined, resume: (effect: Effect.Effect<A, CommandError>) => void) => {
-      const op = new Operation(f, command, lane, retryAnything, operation, telemetry.now(), span)
-      const database = lane === undefined && !isClosed() ? supervisor.current() : undefined
-      // anything else (no database, closed, a lane of its own, a connection without `unsafeRun`): the effect path
-      if (database?.connection.unsafeRun === undefined) resume(attemptNow(op))
-      else startOn(database, op, resume)
-    }
     // The hot path: one `Effect.async` per command. Its registration runs inside the caller's fiber, so it sees that
     // fiber's tracer: only when a span may be made does the operation go through `instrument`.
     return Effect.async<A, CommandError>((resume) => {
       if (telemetry.spannedHere()) {
-        resume(telemetry.instrument(operation, (span) => Effect.async<A, CommandError>((inner) => start(span, inner))))
+        resume(
+          telemetry.instrument(operation, (span) =>
+            Effect.async<A, CommandError>((inner) =>
+              start(new Operation(f, command, lane, retryAnything, operation, telemetry.now(), span), inner)
+            )
+          )
+        )
       } else {
-        start(undefined, resume)
+        start(new Operation(f, command, lane, retryAnything, operation, telemetry.now(), undefined), resume)
       }
     })
   }

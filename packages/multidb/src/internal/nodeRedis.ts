@@ -251,10 +251,11 @@ const openClient = (options: RedisClientOptions, onLost: (() => void) | undefine
  * One call awaiting its reply. A class rather than an object of closures: the healthy path allocates one entry per
  * call, and the rare timeout and abandon paths live on the prototype.
  */
-class Pending {
+export class Pending {
   settled = false
-  /** Index in `PendingCalls.slots` while registered. */
-  slot = -1
+  /** Neighbours in `PendingCalls`' list while registered. */
+  previous: Pending | undefined = undefined
+  next: Pending | undefined = undefined
   constructor(
     readonly deadline: number,
     readonly resume: (effect: Effect.Effect<unknown, unknown>) => void,
@@ -274,36 +275,39 @@ class Pending {
 }
 
 /**
- * The calls awaiting a reply, in slots reused through a free list. A `Set` here cost about 5 µs of CPU per command at
- * concurrency 64 (measured with the overhead bench: hashing and table rebuilds under constant insert/delete); a slot
- * array costs a push and a pop.
+ * The calls awaiting a reply, in the order they started: a doubly linked list through the entries themselves (adding
+ * and removing cost a few pointer writes; a `Set` here cost about 5 µs of CPU per command at concurrency 64). All calls
+ * of one list share one timeout, so the order they started in is the order of their deadlines: the first entry is the
+ * next to run out, and the sweeper sleeps until then.
  */
-class PendingCalls {
-  private readonly slots: Array<Pending | undefined> = []
-  private readonly free: Array<number> = []
+export class PendingCalls {
+  first: Pending | undefined = undefined
+  private last: Pending | undefined = undefined
   size = 0
   add(entry: Pending) {
-    const slot = this.free.length > 0 ? this.free.pop()! : this.slots.length
-    entry.slot = slot
-    this.slots[slot] = entry
+    entry.previous = this.last
+    if (this.last === undefined) this.first = entry
+    else this.last.next = entry
+    this.last = entry
     this.size++
   }
   /** Unregisters an entry that `add` registered and that was not removed since. */
   delete(entry: Pending) {
-    this.slots[entry.slot] = undefined
-    this.free.push(entry.slot)
-    entry.slot = -1
+    const { previous, next } = entry
+    if (previous === undefined) this.first = next
+    else previous.next = next
+    if (next === undefined) this.last = previous
+    else next.previous = previous
+    entry.previous = undefined
+    entry.next = undefined
     this.size--
   }
-  /** Removes and settles every entry that `select` picks, with `settle`. */
-  settleWhere(select: (entry: Pending) => boolean, settle: (entry: Pending) => void) {
-    for (let i = 0; i < this.slots.length; i++) {
-      const entry = this.slots[i]
-      if (entry !== undefined && select(entry)) {
-        this.delete(entry)
-        entry.settled = true
-        settle(entry)
-      }
+  /** Removes and settles, with `settle`, every entry whose deadline is `until` or earlier (all, without `until`). */
+  settleUntil(settle: (entry: Pending) => void, until = Number.POSITIVE_INFINITY) {
+    for (let entry = this.first; entry !== undefined && entry.deadline <= until; entry = this.first) {
+      this.delete(entry)
+      entry.settled = true
+      settle(entry)
     }
   }
 }
@@ -323,25 +327,23 @@ const fixed = (client: RedisClient): Source => ({
 
 /**
  * node-redis' own command timeout only covers the wait to be written, not the wait for the reply, so a frozen server
- * would hold a command forever. Calls are tracked with a deadline, and one sweeper fiber per database fails the
- * overdue ones and replaces their connection: per call the cost is a slot in an array, not a timer.
+ * would hold a command forever. Calls are tracked with a deadline, and one sweeper fiber per connection fails the
+ * overdue ones and replaces their connection: per call the cost is an entry in a list, not a timer.
  */
 const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyArray<Slot> = [], notReadyLimit = 0) =>
   Effect.gen(function* () {
     const timeoutMillis = Duration.toMillis(timeout)
     const pending = new PendingCalls()
-    // A missed deadline is evidence of a hang (the database is probed at once), so it is noticed within 20 ms.
-    const resolution = Math.min(20, Math.max(5, timeoutMillis / 10))
-    // While no call is pending the sweeper does not tick every `resolution`: every timer wake-up of the process costs
-    // CPU of its own (about 0.2 ms on the loaded bench machine; six sweepers ticking every 20 ms cost an idle
-    // two-database client ~95 ms of CPU per second, ~6 µs per command at concurrency 1). It parks until the next call
-    // (`idle` is set, `wake` closed); when it watches connections for readiness it still looks every `idleMillis`.
-    const idleMillis = Math.min(250, Math.max(resolution, notReadyLimit / 20))
+    // The sweeper sleeps until the first pending call's deadline (all share one timeout, so no later call runs out
+    // before it), and looks again then: a missed deadline is noticed when it passes, and the process is not woken in
+    // between (every timer wake-up costs CPU of its own, about 0.2 ms on the loaded bench machine). While no call is
+    // pending it parks until the next one (`idle` set, `wake` closed). When it watches connections for readiness it
+    // also looks every `watchMillis`.
+    const watchMillis = Math.min(250, Math.max(20, notReadyLimit / 20))
     const wake = yield* Effect.makeLatch(false)
     let idle = false
     const timeoutCall = (entry: Pending) => entry.timeout()
     const abandonCall = (entry: Pending) => entry.abandon()
-    const always = () => true
     const sweep = Effect.clockWith((clock) =>
       Effect.sync(() => {
         // A connection that stays unready (e.g. its handshake reply never ends) is replaced too: nothing else
@@ -356,35 +358,38 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
             target.overdue()
           }
         }
-        if (pending.size > 0) {
-          const now = clock.unsafeCurrentTimeMillis()
-          pending.settleWhere((entry) => entry.deadline <= now, timeoutCall)
-        }
+        if (pending.size > 0) pending.settleUntil(timeoutCall, clock.unsafeCurrentTimeMillis())
         if (pending.size === 0 && !idle) {
           idle = true
           wake.unsafeClose()
         }
       })
     )
-    const woken = Effect.zipRight(wake.await, Effect.sleep(resolution))
+    /** Until the first pending call's deadline (at least 1 ms away; at most `watchMillis` when watching). */
+    const untilDeadline = Effect.clockWith((clock) => {
+      const first = pending.first
+      const left = first === undefined ? timeoutMillis : first.deadline - clock.unsafeCurrentTimeMillis()
+      const wait = Math.max(1, watched.length === 0 ? left : Math.min(left, watchMillis))
+      return Effect.sleep(Duration.millis(wait))
+    })
+    /** Until a call starts (then until its deadline), or for `watchMillis` when watching. */
     const parked =
       watched.length === 0
-        ? woken
-        : Effect.flatMap(Effect.timeoutOption(wake.await, Duration.millis(idleMillis)), (call) =>
-            Option.isSome(call) ? Effect.sleep(resolution) : Effect.void
+        ? Effect.zipRight(wake.await, untilDeadline)
+        : Effect.flatMap(Effect.timeoutOption(wake.await, Duration.millis(watchMillis)), (call) =>
+            Option.isSome(call) ? untilDeadline : Effect.void
           )
-    const tick = Effect.sleep(resolution)
     yield* Effect.forkScoped(
       Effect.forever(
         Effect.zipRight(
-          Effect.suspend(() => (idle ? parked : tick)),
+          Effect.suspend(() => (idle ? parked : untilDeadline)),
           sweep
         )
       )
     )
     const clock = yield* Effect.clock
     /** Settles every pending call at once (the client moved away from the database). */
-    const abandon = Effect.sync(() => pending.settleWhere(always, abandonCall))
+    const abandon = Effect.sync(() => pending.settleUntil(abandonCall))
     /**
      * Starts `f` on the connection that is current now (a retry gets the replacement) and resumes, exactly once, with
      * `then.onSuccess` or `then.onFailure`. No canceler: returning one makes every call pay for an interruption
