@@ -372,13 +372,14 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
       const wait = Math.max(1, watched.length === 0 ? left : Math.min(left, watchMillis))
       return Effect.sleep(Duration.millis(wait))
     })
-    /** Until a call starts (then until its deadline), or for `watchMillis` when watching. */
+    /**
+     * Until a call starts (then until its deadline). A sweeper that watches connections only sleeps, for `watchMillis`
+     * (or the timeout, if shorter): no call can run out before it wakes, and no timeout race is forked every time.
+     */
     const parked =
       watched.length === 0
         ? Effect.zipRight(wake.await, untilDeadline)
-        : Effect.flatMap(Effect.timeoutOption(wake.await, Duration.millis(watchMillis)), (call) =>
-            Option.isSome(call) ? untilDeadline : Effect.void
-          )
+        : Effect.sleep(Duration.millis(Math.min(watchMillis, timeoutMillis)))
     yield* Effect.forkScoped(
       Effect.forever(
         Effect.zipRight(
