@@ -21,6 +21,19 @@ const twoDatabases = (
     ...extra
   }).pipe(Effect.provide(nodeRedisLayer))
 
+/**
+ * A client over east and west whose active database, east, is then frozen (SIGSTOP: the kernel still accepts
+ * connections, the handshake is never answered); connections of their own give up after 1 s.
+ */
+const frozenEast = Effect.gen(function* () {
+  const east = yield* RedisServer.make()
+  const west = yield* RedisServer.make()
+  const redis = yield* twoDatabases(east, west, { connectTimeout: "500 millis" })
+  yield* Effect.addFinalizer(() => east.resume)
+  yield* east.stop
+  return { redis, west }
+})
+
 describe("pipelines", () => {
   it.scopedLive("a pipeline's commands are sent together to the active database, replies typed", () =>
     Effect.gen(function* () {
@@ -171,12 +184,7 @@ describe("transactions", () => {
   )
   it.scopedLive("a WATCH transaction begun on a frozen database runs on the next instead of waiting to connect", () =>
     Effect.gen(function* () {
-      const east = yield* RedisServer.make()
-      const west = yield* RedisServer.make()
-      const redis = yield* twoDatabases(east, west, { connectTimeout: "500 millis" })
-      yield* Effect.addFinalizer(() => east.resume)
-      // frozen: the kernel still accepts connections, the handshake is never answered
-      yield* east.stop
+      const { redis, west } = yield* frozenEast
       const replies = yield* redis
         .transaction((tx) => tx.set("x", "1"), { watch: ["x"] })
         .pipe(
@@ -289,11 +297,7 @@ describe("pub/sub across failover", () => {
 
   it.scopedLive("a subscription made while the active database is frozen fails typed instead of hanging", () =>
     Effect.gen(function* () {
-      const east = yield* RedisServer.make()
-      const west = yield* RedisServer.make()
-      const redis = yield* twoDatabases(east, west, { connectTimeout: "500 millis" })
-      yield* Effect.addFinalizer(() => east.resume)
-      yield* east.stop
+      const { redis } = yield* frozenEast
       const error = yield* redis.subscribe(["news"]).pipe(
         Stream.runDrain,
         Effect.flip,

@@ -76,15 +76,21 @@ const replies = (run: (method: string, args: ReadonlyArray<unknown>) => Promise<
     return out
   })
 
+/** A client over one server, and a plain node-redis client to a second server for reference. */
+const besideReference = Effect.gen(function* () {
+  const mine = yield* RedisServer.make()
+  const reference = yield* RedisServer.make()
+  const redis = yield* MultiDbClient.fromInput({ databases: [{ id: "only", url: mine.url, weight: 1 }] }).pipe(
+    Effect.provide(nodeRedisLayer)
+  )
+  const plain = yield* plainClient(reference.url)
+  return { redis, plain }
+})
+
 describe("typed commands sent the direct way", () => {
   it.scopedLive("reply exactly as node-redis' methods do, for every kind of reply transform", () =>
     Effect.gen(function* () {
-      const mine = yield* RedisServer.make()
-      const reference = yield* RedisServer.make()
-      const redis = yield* MultiDbClient.fromInput({ databases: [{ id: "only", url: mine.url, weight: 1 }] }).pipe(
-        Effect.provide(nodeRedisLayer)
-      )
-      const plain = yield* plainClient(reference.url)
+      const { redis, plain } = yield* besideReference
       const commands = redis.commands as unknown as Record<
         string,
         (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>
@@ -109,12 +115,7 @@ describe("typed commands sent the direct way", () => {
 
   it.scopedLive("a type mapping applies to the reply and to its transform as it does in node-redis", () =>
     Effect.gen(function* () {
-      const mine = yield* RedisServer.make()
-      const reference = yield* RedisServer.make()
-      const redis = yield* MultiDbClient.fromInput({ databases: [{ id: "only", url: mine.url, weight: 1 }] }).pipe(
-        Effect.provide(nodeRedisLayer)
-      )
-      const plain = yield* plainClient(reference.url)
+      const { redis, plain } = yield* besideReference
       const mapping = { [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.MAP]: Map }
       yield* redis.commands.hSet("h", { a: "1" })
       yield* redis.commands.zAdd("z", { score: 1, value: "one" })

@@ -310,6 +310,8 @@ const loaded = ((): {
   readonly definitions: Readonly<Record<string, Definition>>
   /** A parser; `keyPrefix` is the client's (node-redis 6), which node-redis 5's parser does not take. */
   readonly parser: (keyPrefix?: unknown) => Parser
+  /** The RESP version node-redis speaks when a client's options name none (3 from node-redis 6 on, 2 before). */
+  readonly defaultResp: 2 | 3
 } => {
   try {
     const here = createRequire(import.meta.url)
@@ -318,21 +320,10 @@ const loaded = ((): {
     const Basic = fromRedis("@redis/client/dist/lib/client/parser.js").BasicCommandParser as new (
       keyPrefix?: unknown
     ) => Parser
-    return { definitions, parser: (keyPrefix) => new Basic(keyPrefix) }
+    const types = fromRedis("@redis/client/dist/lib/RESP/types.js") as { readonly DEFAULT_RESP?: unknown }
+    return { definitions, parser: (keyPrefix) => new Basic(keyPrefix), defaultResp: types.DEFAULT_RESP === 3 ? 3 : 2 }
   } catch {
-    return { definitions: {}, parser: () => ({ redisArgs: [], keys: [] }) }
-  }
-})()
-
-/** The RESP version node-redis speaks when a client's options name none (3 from node-redis 6 on, 2 before). */
-const defaultResp = ((): number => {
-  try {
-    const here = createRequire(import.meta.url)
-    const fromRedis = createRequire(here.resolve("redis"))
-    const resp = (fromRedis("@redis/client/dist/lib/RESP/types.js") as { readonly DEFAULT_RESP?: unknown }).DEFAULT_RESP
-    return resp === 3 ? 3 : 2
-  } catch {
-    return 2
+    return { definitions: {}, parser: () => ({ redisArgs: [], keys: [] }), defaultResp: 2 }
   }
 })()
 
@@ -348,7 +339,7 @@ export const directResp = (options: {
   readonly clientSideCache?: unknown
 }): 2 | 3 | undefined => {
   if (options.clientSideCache !== undefined) return undefined
-  const resp = options.RESP ?? defaultResp
+  const resp = options.RESP ?? loaded.defaultResp
   return resp === 2 || resp === 3 ? resp : undefined
 }
 

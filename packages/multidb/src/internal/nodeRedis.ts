@@ -63,15 +63,23 @@ const subscriberOf = (
 }
 
 /**
- * A client of its own (pub/sub, isolated, blocking), connected within `limit`: a server that accepts the connection
+ * How long a connection may take to become ready (to connect, then to answer its handshake): a connection of its own
+ * within this connects or fails, and a shared one not ready for longer is replaced.
+ */
+const readyLimit = (options: ConnectOptions): Duration.Duration =>
+  Duration.sum(options.connectTimeout, options.commandTimeout)
+
+/**
+ * A client of its own (pub/sub, isolated, blocking), connected within `readyLimit`: a server that accepts the connection
  * but never answers the handshake (a frozen process) would otherwise hold the caller, and whatever it holds, for ever.
  * The client is destroyed with the scope, whether it connected or not.
  */
 const connectOwn = <C extends { readonly connect: () => Promise<unknown>; readonly destroy: () => void }>(
   create: () => C,
-  limit: Duration.Duration
-): Effect.Effect<C, unknown, Scope.Scope> =>
-  Effect.acquireRelease(Effect.sync(create), destroyQuietly).pipe(
+  options: ConnectOptions
+): Effect.Effect<C, unknown, Scope.Scope> => {
+  const limit = readyLimit(options)
+  return Effect.acquireRelease(Effect.sync(create), destroyQuietly).pipe(
     Effect.tap((client) =>
       Effect.tryPromise({ try: () => client.connect(), catch: (error) => error }).pipe(
         Effect.timeoutFail({
@@ -82,6 +90,7 @@ const connectOwn = <C extends { readonly connect: () => Promise<unknown>; readon
       )
     )
   )
+}
 
 /** Closes a client at once; one that is already closed is fine. */
 const destroyQuietly = (connection: { readonly destroy: () => void }) =>
@@ -260,18 +269,9 @@ export class Pending {
     readonly deadline: number,
     readonly resume: (effect: Effect.Effect<unknown, unknown>) => void,
     readonly target: Target,
-    readonly timeoutMillis: number,
-    readonly database: string,
     /** How the call continues (after a failure: `then.onFailure`). */
     readonly then: Continuation<unknown, unknown, unknown>
   ) {}
-  timeout() {
-    this.resume(this.then.onFailure(new CommandTimeoutError(this.timeoutMillis)))
-    this.target.overdue()
-  }
-  abandon() {
-    this.resume(this.then.onFailure(new CommandAbandonedError(this.database)))
-  }
 }
 
 /**
@@ -342,8 +342,12 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
     const watchMillis = Math.min(250, Math.max(20, notReadyLimit / 20))
     const wake = yield* Effect.makeLatch(false)
     let idle = false
-    const timeoutCall = (entry: Pending) => entry.timeout()
-    const abandonCall = (entry: Pending) => entry.abandon()
+    // the rare endings of a call, on the sweeper's side: a pending entry carries nothing for them
+    const timeoutCall = (entry: Pending) => {
+      entry.resume(entry.then.onFailure(new CommandTimeoutError(timeoutMillis)))
+      entry.target.overdue()
+    }
+    const abandonCall = (entry: Pending) => entry.resume(entry.then.onFailure(new CommandAbandonedError(database)))
     const sweep = Effect.clockWith((clock) =>
       Effect.sync(() => {
         // A connection that stays unready (e.g. its handshake reply never ends) is replaced too: nothing else
@@ -408,8 +412,6 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
         clock.unsafeCurrentTimeMillis() + timeoutMillis,
         resume as (effect: Effect.Effect<unknown, unknown>) => void,
         target,
-        timeoutMillis,
-        database,
         then as Continuation<unknown, unknown, unknown>
       )
       if (idle) {
@@ -573,9 +575,8 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
       }
     } as RedisClusterOptions
     const commands = yield* replaceable(openCluster(clusterOptions), options.onConnectionLost)
-    const ownConnectLimit = Duration.sum(options.connectTimeout, options.commandTimeout)
     const health = yield* replaceable(openCluster(clusterOptions), undefined)
-    const notReadyLimit = Duration.toMillis(options.connectTimeout) + Duration.toMillis(options.commandTimeout)
+    const notReadyLimit = Duration.toMillis(readyLimit(options))
     const withDeadline = yield* deadlines(options.commandTimeout, config.id, [health], notReadyLimit)
     const commandDeadline = yield* deadlines(options.commandTimeout, config.id, [commands], notReadyLimit)
     const clusterOf = (target: Target) => (target as Target & { readonly cluster: Cluster }).cluster
@@ -612,7 +613,7 @@ const connectCluster = (config: DatabaseConfig, options: ConnectOptions) =>
       const sub = clusterOf(commands.current).duplicate()
       sub.on("error", () => {})
       return sub
-    }, ownConnectLimit)
+    }, options)
     const subscriber = duplicate.pipe(
       Effect.map((sub) => subscriberOf(sub, (call) => withDeadline(fixed(sub as unknown as RedisClient), call)))
     )
@@ -642,7 +643,7 @@ const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
     const redisOptions = clientOptions(config, options)
     const commands = yield* replaceable(openClient(redisOptions, options.onConnectionLost), options.onConnectionLost)
     const health = yield* replaceable(openClient(redisOptions, undefined), undefined)
-    const notReadyLimit = Duration.toMillis(options.connectTimeout) + Duration.toMillis(options.commandTimeout)
+    const notReadyLimit = Duration.toMillis(readyLimit(options))
     const withDeadline = yield* deadlines(options.commandTimeout, config.id, [health], notReadyLimit)
     const commandDeadline = yield* deadlines(options.commandTimeout, config.id, [commands], notReadyLimit)
     const withConnectDeadline = yield* deadlines(options.connectTimeout)
@@ -661,7 +662,6 @@ const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
     const unsafeRun: NonNullable<RedisConnection["unsafeRun"]> = (f, then, resume) =>
       commandDeadline.start(commands, f, then, resume)
     /** A connection of its own (not reconnecting), closed with the scope. */
-    const ownConnectLimit = Duration.sum(options.connectTimeout, options.commandTimeout)
     const isolated = connectOwn(() => {
       const client = createClient({
         ...redisOptions,
@@ -669,7 +669,7 @@ const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
       } as RedisClientOptions) as unknown as RedisClient
       client.on("error", () => {})
       return client
-    }, ownConnectLimit)
+    }, options)
     const runIsolated = <A>(f: (client: RedisClient) => Promise<A>): Effect.Effect<A, unknown> =>
       Effect.scoped(Effect.flatMap(isolated, (client) => withDeadline(fixed(client), f)))
     const runBlocking = yield* blockingPool(isolated, options.blockingConnections ?? 8, options)
@@ -686,7 +686,7 @@ const connectStandalone = (config: DatabaseConfig, options: ConnectOptions) =>
         } as RedisClientOptions) as unknown as RedisClient
         sub.on("error", () => {})
         return sub
-      }, ownConnectLimit).pipe(
+      }, options).pipe(
         Effect.map((sub) => {
           connected = true
           return subscriberOf(sub, (call) => withDeadline(fixed(sub), call))

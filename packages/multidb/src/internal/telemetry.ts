@@ -290,9 +290,9 @@ export interface Telemetry {
     body: (span: Tracer.Span | undefined) => Effect.Effect<A, E>
   ) => Effect.Effect<A, E>
   /**
-   * Whether an operation started now, synchronously inside a fiber (an `Effect.async` registration), may get a span:
-   * spans are on and that fiber's tracer is not Effect's built-in one (which keeps none). Lets the hot path decide
-   * without a step of its own; when it says yes, `instrument` decides.
+   * Whether an operation started now, synchronously inside a fiber (an `Effect.async` registration), gets a span:
+   * spans are on and that fiber's tracer is not Effect's built-in one (which keeps none, so with it no span is made).
+   * Lets the hot path decide without a step of its own; only then does it go through `instrument`.
    */
   readonly spannedHere: () => boolean
   /** The time, in milliseconds (fractional), that trackers start at. */
@@ -471,12 +471,8 @@ export const make = (option: TracingOption | undefined, clock: Clock.Clock): Tel
           })
         )
     : (op, body) => Effect.useSpan(op.name, op.spanOptions, body)
-  // One step per operation: the fiber's tracer is read where the body is built. Effect's built-in tracer keeps no
-  // span, and nothing runs inside a command's span: with it, no span is made.
-  const instrument: Telemetry["instrument"] = options.spans
-    ? (op, body) =>
-        Effect.withFiberRuntime((fiber) => (tracerOf(fiber) === builtInTracer ? body(undefined) : traced(op, body)))
-    : untraced
+  // Whether to make a span at all is `spannedHere`'s decision, taken where the operation starts.
+  const instrument: Telemetry["instrument"] = options.spans ? traced : untraced
 
   const spannedHere = options.spans
     ? () => {

@@ -6,7 +6,7 @@ import { Pending, PendingCalls } from "../../src/internal/nodeRedis.js"
 
 const target = { client: {}, firstAttempt: Promise.resolve(), replaced: false, precise: false, overdue: () => {} }
 const entry = (deadline: number) =>
-  new Pending(deadline, () => {}, target as never, 100, "db", { onSuccess: Effect.succeed, onFailure: Effect.fail })
+  new Pending(deadline, () => {}, target as never, { onSuccess: Effect.succeed, onFailure: Effect.fail })
 
 const settled = (calls: PendingCalls, until?: number) => {
   const out: Array<number> = []
