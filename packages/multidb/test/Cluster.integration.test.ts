@@ -3,7 +3,7 @@ import { RedisCluster, RedisServer } from "@effect-redis/testkit"
 import { Effect, Option } from "effect"
 import * as MultiDbClient from "../src/MultiDbClient.js"
 import { layer as nodeRedisLayer } from "../src/RedisConnection.js"
-import { activeId, collectEvents, waitFor } from "./integration.helpers.js"
+import { activeId, collectEvents, plainClient, waitFor } from "./integration.helpers.js"
 
 describe("Redis Cluster databases", () => {
   it.scopedLive(
@@ -79,6 +79,59 @@ describe("Redis Cluster databases", () => {
         }).pipe(Effect.provide(nodeRedisLayer))
       )
       expect(error._tag).toBe("InitialHealthCheckFailed")
+    })
+  )
+
+  it.scopedLive("raw commands whose first key is not their first argument go to the node that serves it", () =>
+    Effect.gen(function* () {
+      const cluster = yield* RedisCluster.make()
+      const redis = yield* MultiDbClient.fromInput({
+        databases: [{ id: "cluster", cluster: { rootNodes: cluster.rootNodes } }]
+      }).pipe(Effect.provide(nodeRedisLayer))
+      const admin = yield* Effect.forEach(cluster.nodes, (node) => plainClient(node.url))
+      const ask = (args: ReadonlyArray<string>) => Effect.promise(() => admin[0]!.sendCommand([...args]))
+      // which master serves a word's slot (masters hold contiguous ranges)
+      const ranges = (yield* ask(["CLUSTER", "SLOTS"])) as ReadonlyArray<ReadonlyArray<unknown>>
+      const servedBy = (word: string) =>
+        Effect.map(ask(["CLUSTER", "KEYSLOT", word]), (slot) =>
+          ranges.findIndex((range) => Number(range[0]) <= Number(slot) && Number(slot) <= Number(range[1]))
+        )
+      /** A key on another master than `word` (the word a router reading `args[1]` would route by). */
+      const keyAwayFrom = (word: string, stem: string) =>
+        Effect.gen(function* () {
+          const avoid = yield* servedBy(word)
+          for (let i = 0; ; i++) {
+            const key = `${stem}${i}`
+            if ((yield* servedBy(key)) !== avoid) return key
+          }
+        })
+      const stream = yield* keyAwayFrom("COUNT", "stream")
+      const list = yield* keyAwayFrom("1", "list")
+      const zset = yield* keyAwayFrom("1", "zset")
+      const script = "return redis.call('GET', KEYS[1])"
+      const plain = yield* keyAwayFrom(script, "plain")
+      const info = yield* keyAwayFrom("STREAM", "info")
+      yield* Effect.forEach(admin, (client) => Effect.promise(() => client.sendCommand(["CONFIG", "RESETSTAT"])))
+
+      yield* redis.sendCommand(["XADD", stream, "1-1", "f", "v"])
+      expect(yield* redis.sendCommand(["XREAD", "COUNT", "1", "STREAMS", stream, "0"])).toBeTruthy()
+      yield* redis.sendCommand(["RPUSH", list, "a"])
+      expect(yield* redis.sendCommand(["BLMPOP", "1", "1", list, "LEFT"])).toEqual([list, ["a"]])
+      yield* redis.sendCommand(["ZADD", zset, "1", "m"])
+      expect(yield* redis.sendCommand(["ZMPOP", "1", zset, "MIN"])).toBeTruthy()
+      yield* redis.sendCommand(["SET", plain, "x"])
+      expect(yield* redis.sendCommand(["EVAL", script, "1", plain])).toBe("x")
+      yield* redis.sendCommand(["XADD", info, "1-1", "f", "v"])
+      expect(yield* redis.sendCommand(["XINFO", "STREAM", info])).toBeTruthy()
+
+      // no node answered MOVED: every command went where its key lives at once
+      const moved = yield* Effect.forEach(admin, (client) =>
+        Effect.promise(async () => {
+          const stats = String(await client.sendCommand(["INFO", "errorstats"]))
+          return Number(/errorstat_MOVED:count=(\d+)/.exec(stats)?.[1] ?? 0)
+        })
+      )
+      expect(moved).toEqual(cluster.nodes.map(() => 0))
     })
   )
 })

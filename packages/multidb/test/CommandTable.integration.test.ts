@@ -81,3 +81,73 @@ describe("command table", () => {
     expect(Commands.blockMillis(["GET", "k"])).toBeUndefined()
   })
 })
+
+describe("the first key of a raw command", () => {
+  it.scopedLive("is the key the server itself finds first (COMMAND GETKEYS), for every shape of key position", () =>
+    Effect.gen(function* () {
+      const server = yield* RedisServer.make()
+      const calls: ReadonlyArray<ReadonlyArray<string>> = [
+        ["GET", "k"],
+        ["SET", "k", "v"],
+        ["MGET", "a", "b"],
+        ["LMOVE", "a", "b", "LEFT", "RIGHT"],
+        ["BLMOVE", "a", "b", "LEFT", "RIGHT", "0"],
+        ["BLPOP", "a", "b", "0"],
+        ["BLMPOP", "0", "2", "k1", "k2", "LEFT"],
+        ["BZMPOP", "1.5", "1", "z", "MIN"],
+        ["LMPOP", "1", "l", "LEFT"],
+        ["ZMPOP", "2", "z1", "z2", "MAX"],
+        ["SINTERCARD", "2", "s1", "s2"],
+        ["ZINTERCARD", "1", "z"],
+        ["ZDIFF", "2", "a", "b"],
+        ["ZINTER", "2", "a", "b"],
+        ["ZUNION", "1", "a"],
+        ["ZRANGESTORE", "dst", "src", "0", "1"],
+        ["EVAL", "return 1", "1", "k"],
+        ["EVAL_RO", "return 1", "2", "k1", "k2"],
+        ["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff831", "1", "k"],
+        ["FCALL", "f", "1", "k"],
+        ["FCALL_RO", "f", "1", "k", "arg"],
+        ["XREAD", "COUNT", "1", "STREAMS", "s", "0"],
+        ["XREAD", "COUNT", "1", "BLOCK", "0", "STREAMS", "s1", "s2", "$", "$"],
+        ["XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "s", ">"],
+        ["XINFO", "STREAM", "s"],
+        ["XINFO", "GROUPS", "s"],
+        ["XINFO", "CONSUMERS", "s", "g"],
+        ["XGROUP", "CREATE", "s", "g", "$"],
+        ["XGROUP", "SETID", "s", "g", "$"],
+        ["XGROUP", "DESTROY", "s", "g"],
+        ["XGROUP", "CREATECONSUMER", "s", "g", "c"],
+        ["XGROUP", "DELCONSUMER", "s", "g", "c"],
+        ["OBJECT", "ENCODING", "k"],
+        ["OBJECT", "FREQ", "k"],
+        ["OBJECT", "IDLETIME", "k"],
+        ["OBJECT", "REFCOUNT", "k"],
+        ["MEMORY", "USAGE", "k"]
+      ]
+      const serverFirst = (call: ReadonlyArray<string>) =>
+        Effect.scoped(
+          Effect.flatMap(plainClient(server.url), (client) =>
+            Effect.promise(() =>
+              client.sendCommand(["COMMAND", "GETKEYS", ...call]).then(
+                (keys) => String((keys as ReadonlyArray<unknown>)[0]),
+                (error: Error) => `server refused: ${error.message}`
+              )
+            )
+          )
+        )
+      const mismatches: Array<string> = []
+      for (const call of calls) {
+        const expected = yield* serverFirst(call)
+        const actual = Commands.firstKey(call)
+        if (String(actual) !== expected) mismatches.push(`${call.join(" ")}: ${String(actual)}, server ${expected}`)
+      }
+      expect(mismatches).toEqual([])
+      // calls that name no key: none is guessed from their other words
+      expect(Commands.firstKey(["EVAL", "return 1", "0"])).toBeUndefined()
+      expect(Commands.firstKey(["BLMPOP", "0", "0"])).toBeUndefined()
+      expect(Commands.firstKey(["XINFO", "HELP"])).toBeUndefined()
+      expect(Commands.firstKey(["MEMORY", "STATS"])).toBeUndefined()
+    })
+  )
+})

@@ -491,6 +491,62 @@ export const blockMillis = (args: ReadonlyArray<string | Buffer>): number | unde
   return timeout === 0 ? Number.POSITIVE_INFINITY : timeout
 }
 
+/** Commands whose keys follow a key count: where the count is (the keys start right after it). */
+const keyCounts: ReadonlyMap<string, number> = new Map([
+  ["LMPOP", 1],
+  ["ZMPOP", 1],
+  ["SINTERCARD", 1],
+  ["ZINTERCARD", 1],
+  ["ZDIFF", 1],
+  ["ZINTER", 1],
+  ["ZUNION", 1],
+  ["BLMPOP", 2],
+  ["BZMPOP", 2],
+  ["EVAL", 2],
+  ["EVALSHA", 2],
+  ["EVAL_RO", 2],
+  ["EVALSHA_RO", 2],
+  ["FCALL", 2],
+  ["FCALL_RO", 2]
+])
+
+/** Container subcommands whose key is the word after the subcommand (`XINFO STREAM key`). */
+const keyedSubcommands: ReadonlySet<string> = new Set([
+  "MEMORY|USAGE",
+  "OBJECT|ENCODING",
+  "OBJECT|FREQ",
+  "OBJECT|IDLETIME",
+  "OBJECT|REFCOUNT",
+  "XGROUP|CREATE",
+  "XGROUP|CREATECONSUMER",
+  "XGROUP|DELCONSUMER",
+  "XGROUP|DESTROY",
+  "XGROUP|SETID",
+  "XINFO|CONSUMERS",
+  "XINFO|GROUPS",
+  "XINFO|STREAM"
+])
+
+/**
+ * The first key of a raw command, which decides the cluster node it goes to: the word after the command name for most
+ * commands, but not for those that count their keys (`BLMPOP 0 1 key LEFT`), read streams (`XREAD COUNT 1 STREAMS
+ * key 0`) or name a subcommand first (`XINFO STREAM key`). `undefined` when the call names no key (any node will do).
+ * A wrong one is not followed: node-redis re-sends by the same word after each MOVED until it gives up.
+ */
+export const firstKey = (args: ReadonlyArray<string | Buffer>): string | Buffer | undefined => {
+  const { key } = words(args)
+  const count = keyCounts.get(key)
+  if (count !== undefined) return Number(String(args[count])) > 0 ? args[count + 1] : undefined
+  if (key === "XREAD" || key === "XREADGROUP") {
+    for (let i = 1; i < args.length - 1; i++) {
+      if (String(args[i]).toUpperCase() === "STREAMS") return args[i + 1]
+    }
+    return undefined
+  }
+  if (keyedSubcommands.has(key)) return args[2]
+  return containers.has(key.split("|")[0]!) ? undefined : args[1]
+}
+
 const infoCache = new Map<string, CommandInfo>()
 
 /** `describeMethod`, computed once per method name. */

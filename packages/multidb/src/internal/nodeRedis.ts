@@ -17,7 +17,7 @@ import {
   SlotMapIncompleteError
 } from "./classify.js"
 import * as ClusterHealth from "./clusterHealth.js"
-import { direct as directMark, directResp, readOnlyCommands } from "./commands.js"
+import { direct as directMark, directResp, firstKey, readOnlyCommands } from "./commands.js"
 
 const isReadOnly = (command: string) => readOnlyCommands.has(command)
 
@@ -526,14 +526,15 @@ const newCluster = (options: RedisClusterOptions) => createCluster(options as Re
 type Cluster = ReturnType<typeof newCluster>
 
 /**
- * A cluster client seen through the standalone interface: `sendCommand(args)` routes by the first key (`args[1]`).
+ * A cluster client seen through the standalone interface: `sendCommand(args)` goes to the node of the call's first
+ * key (`firstKey`).
  */
 const asClient = (cluster: Cluster, readOnly: (command: string) => boolean): RedisClient =>
   new Proxy(cluster, {
     get: (target, property, receiver) => {
       if (property === "sendCommand") {
         return (args: ReadonlyArray<string | Buffer>) =>
-          target.sendCommand(args[1], readOnly(String(args[0]).toUpperCase()), [...args])
+          target.sendCommand(firstKey(args), readOnly(String(args[0]).toUpperCase()), [...args])
       }
       const value = Reflect.get(target, property, receiver)
       return typeof value === "function" ? value.bind(target) : value
