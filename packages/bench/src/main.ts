@@ -35,12 +35,15 @@ const value = (name: string) => {
 const quick = flag("--quick")
 const only = new Set((value("--only") ?? "overhead,failover,memory").split(",").map((s) => s.trim()))
 const reps = Number(value("--reps") ?? (quick ? 1 : 5))
-const rounds = Number(value("--rounds") ?? (quick ? 1 : 5))
+const rounds = Number(value("--rounds") ?? (quick ? 1 : 20))
 
 const plan = {
   mode: quick ? "quick" : "full",
   overhead: {
-    operations: Number(value("--operations") ?? (quick ? 4_000 : 100_000)),
+    operations:
+      value("--operations") === undefined
+        ? { 1: quick ? 4_000 : 25_000, 64: quick ? 4_000 : 100_000 }
+        : { 1: Number(value("--operations")), 64: Number(value("--operations")) },
     warmupOperations: quick ? 1_000 : 10_000,
     rounds,
     concurrencies: [1, 64],
@@ -223,7 +226,7 @@ const renderOverhead = (result: Overhead.Result) => {
       )
     )
     lines.push(
-      `ratios (of median ops/s; range of per-round ratios): C/B ${fs3(c.ratios.multidbOverEffect)}, ` +
+      `ratios (median [range] of per-round ratios of ops/s): C/B ${fs3(c.ratios.multidbOverEffect)}, ` +
         `C/B′ ${fs3(c.ratios.multidbOverLean)}, ` +
         `C/A ${fs3(c.ratios.multidbOverPlain)}, B/A ${fs3(c.ratios.effectOverPlain)}; ` +
         `CPU per op C÷B ${fmt(c.ratios.cpuMultidbOverEffect, 2)}, C÷B′ ${fmt(c.ratios.cpuMultidbOverLean, 2)}`
