@@ -91,7 +91,7 @@ describe("Redis Cluster databases", () => {
       const admin = yield* Effect.forEach(cluster.nodes, (node) => plainClient(node.url))
       const ask = (args: ReadonlyArray<string>) => Effect.promise(() => admin[0]!.sendCommand([...args]))
       // which master serves a word's slot (masters hold contiguous ranges)
-      const ranges = (yield* ask(["CLUSTER", "SLOTS"])) as ReadonlyArray<ReadonlyArray<unknown>>
+      const ranges = (yield* ask(["CLUSTER", "SLOTS"])) as unknown as ReadonlyArray<ReadonlyArray<unknown>>
       const servedBy = (word: string) =>
         Effect.map(ask(["CLUSTER", "KEYSLOT", word]), (slot) =>
           ranges.findIndex((range) => Number(range[0]) <= Number(slot) && Number(slot) <= Number(range[1]))

@@ -130,7 +130,7 @@ describe("the first key of a raw command", () => {
           Effect.flatMap(plainClient(server.url), (client) =>
             Effect.promise(() =>
               client.sendCommand(["COMMAND", "GETKEYS", ...call]).then(
-                (keys) => String((keys as ReadonlyArray<unknown>)[0]),
+                (keys) => String((keys as unknown as ReadonlyArray<unknown>)[0]),
                 (error: Error) => `server refused: ${error.message}`
               )
             )
