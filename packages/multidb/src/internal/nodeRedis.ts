@@ -18,6 +18,7 @@ import {
 } from "./classify.js"
 import * as ClusterHealth from "./clusterHealth.js"
 import { direct as directMark, directResp, firstKey, readOnlyCommands } from "./commands.js"
+import * as FastPath from "./fastPath.js"
 
 const isReadOnly = (command: string) => readOnlyCommands.has(command)
 
@@ -340,6 +341,8 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
     // pending it parks until the next one (`idle` set, `wake` closed). When it watches connections for readiness it
     // also looks every `watchMillis`.
     const watchMillis = Math.min(250, Math.max(20, notReadyLimit / 20))
+    // deadlines on the monotonic clock the command path reads anyway (`FastPath.millisOf`)
+    const now = FastPath.millisOf(yield* Effect.clock)
     const wake = yield* Effect.makeLatch(false)
     let idle = false
     // the rare endings of a call, on the sweeper's side: a pending entry carries nothing for them
@@ -348,31 +351,29 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
       entry.target.overdue()
     }
     const abandonCall = (entry: Pending) => entry.resume(entry.then.onFailure(new CommandAbandonedError(database)))
-    const sweep = Effect.clockWith((clock) =>
-      Effect.sync(() => {
-        // A connection that stays unready (e.g. its handshake reply never ends) is replaced too: nothing else
-        // would ever cut it off, since commands fail at once while it is not ready.
-        for (const slot of watched) {
-          const target = slot.current
-          if (target.client.isReady) {
-            target.notReadySince = undefined
-          } else if (target.notReadySince === undefined) {
-            target.notReadySince = clock.unsafeCurrentTimeMillis()
-          } else if (clock.unsafeCurrentTimeMillis() - target.notReadySince > notReadyLimit) {
-            target.overdue()
-          }
+    const sweep = Effect.sync(() => {
+      // A connection that stays unready (e.g. its handshake reply never ends) is replaced too: nothing else
+      // would ever cut it off, since commands fail at once while it is not ready.
+      for (const slot of watched) {
+        const target = slot.current
+        if (target.client.isReady) {
+          target.notReadySince = undefined
+        } else if (target.notReadySince === undefined) {
+          target.notReadySince = now()
+        } else if (now() - target.notReadySince > notReadyLimit) {
+          target.overdue()
         }
-        if (pending.size > 0) pending.settleUntil(timeoutCall, clock.unsafeCurrentTimeMillis())
-        if (pending.size === 0 && !idle) {
-          idle = true
-          wake.unsafeClose()
-        }
-      })
-    )
+      }
+      if (pending.size > 0) pending.settleUntil(timeoutCall, now())
+      if (pending.size === 0 && !idle) {
+        idle = true
+        wake.unsafeClose()
+      }
+    })
     /** Until the first pending call's deadline (at least 1 ms away; at most `watchMillis` when watching). */
-    const untilDeadline = Effect.clockWith((clock) => {
+    const untilDeadline = Effect.suspend(() => {
       const first = pending.first
-      const left = first === undefined ? timeoutMillis : first.deadline - clock.unsafeCurrentTimeMillis()
+      const left = first === undefined ? timeoutMillis : first.deadline - now()
       const wait = Math.max(1, watched.length === 0 ? left : Math.min(left, watchMillis))
       return Effect.sleep(Duration.millis(wait))
     })
@@ -392,7 +393,6 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
         )
       )
     )
-    const clock = yield* Effect.clock
     /** Settles every pending call at once (the client moved away from the database). */
     const abandon = Effect.sync(() => pending.settleUntil(abandonCall))
     /**
@@ -409,7 +409,7 @@ const deadlines = (timeout: Duration.Duration, database = "", watched: ReadonlyA
     ): void => {
       const target = source.current
       const entry = new Pending(
-        clock.unsafeCurrentTimeMillis() + timeoutMillis,
+        now() + timeoutMillis,
         resume as (effect: Effect.Effect<unknown, unknown>) => void,
         target,
         then as Continuation<unknown, unknown, unknown>
