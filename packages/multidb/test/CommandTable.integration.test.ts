@@ -123,7 +123,10 @@ describe("the first key of a raw command", () => {
         ["OBJECT", "FREQ", "k"],
         ["OBJECT", "IDLETIME", "k"],
         ["OBJECT", "REFCOUNT", "k"],
-        ["MEMORY", "USAGE", "k"]
+        ["MEMORY", "USAGE", "k"],
+        ["BITOP", "AND", "dest", "a", "b"],
+        ["MIGRATE", "127.0.0.1", "1", "k", "0", "1000"],
+        ["MIGRATE", "127.0.0.1", "1", "", "0", "1000", "COPY", "KEYS", "k1", "k2"]
       ]
       const serverFirst = (call: ReadonlyArray<string>) =>
         Effect.scoped(

@@ -530,7 +530,7 @@ const keyedSubcommands: ReadonlySet<string> = new Set([
 /**
  * The first key of a raw command, which decides the cluster node it goes to: the word after the command name for most
  * commands, but not for those that count their keys (`BLMPOP 0 1 key LEFT`), read streams (`XREAD COUNT 1 STREAMS
- * key 0`) or name a subcommand first (`XINFO STREAM key`). `undefined` when the call names no key (any node will do).
+ * key 0`), name a subcommand or an operation first (`XINFO STREAM key`, `BITOP AND dest key`) or `MIGRATE`. `undefined` when the call names no key (any node will do).
  * A wrong one is not followed: node-redis re-sends by the same word after each MOVED until it gives up.
  */
 export const firstKey = (args: ReadonlyArray<string | Buffer>): string | Buffer | undefined => {
@@ -543,7 +543,13 @@ export const firstKey = (args: ReadonlyArray<string | Buffer>): string | Buffer 
     }
     return undefined
   }
-  if (keyedSubcommands.has(key)) return args[2]
+  if (keyedSubcommands.has(key) || key === "BITOP") return args[2]
+  if (key === "MIGRATE") {
+    // MIGRATE host port key db timeout, or with "" for the key: … KEYS key …
+    if (String(args[3] ?? "") !== "") return args[3]
+    const keys = args.findIndex((word) => String(word).toUpperCase() === "KEYS")
+    return keys < 0 ? undefined : args[keys + 1]
+  }
   return containers.has(key.split("|")[0]!) ? undefined : args[1]
 }
 
