@@ -530,8 +530,9 @@ const keyedSubcommands: ReadonlySet<string> = new Set([
 /**
  * The first key of a raw command, which decides the cluster node it goes to: the word after the command name for most
  * commands, but not for those that count their keys (`BLMPOP 0 1 key LEFT`), read streams (`XREAD COUNT 1 STREAMS
- * key 0`), name a subcommand or an operation first (`XINFO STREAM key`, `BITOP AND dest key`) or `MIGRATE`. `undefined` when the call names no key (any node will do).
- * A wrong one is not followed: node-redis re-sends by the same word after each MOVED until it gives up.
+ * key 0`), name a subcommand or an operation first (`XINFO STREAM key`, `BITOP AND dest key`) or `MIGRATE`;
+ * `undefined` when the call names no key (any node will do). A wrong one is not corrected: after each MOVED
+ * node-redis sends the command by the same word again, until it gives up.
  */
 export const firstKey = (args: ReadonlyArray<string | Buffer>): string | Buffer | undefined => {
   const { key } = words(args)
