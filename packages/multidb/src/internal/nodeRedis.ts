@@ -527,19 +527,28 @@ type Cluster = ReturnType<typeof newCluster>
 
 /**
  * A cluster client seen through the standalone interface: `sendCommand(args)` goes to the node of the call's first
- * key (`firstKey`).
+ * key (`firstKey`). Every command reads a method through this Proxy, so each method is bound once and kept.
  */
-const asClient = (cluster: Cluster, readOnly: (command: string) => boolean): RedisClient =>
-  new Proxy(cluster, {
+const asClient = (cluster: Cluster, readOnly: (command: string) => boolean): RedisClient => {
+  const methods = new Map<PropertyKey, unknown>([
+    [
+      "sendCommand",
+      (args: ReadonlyArray<string | Buffer>) =>
+        cluster.sendCommand(firstKey(args), readOnly(String(args[0]).toUpperCase()), [...args])
+    ]
+  ])
+  return new Proxy(cluster, {
     get: (target, property, receiver) => {
-      if (property === "sendCommand") {
-        return (args: ReadonlyArray<string | Buffer>) =>
-          target.sendCommand(firstKey(args), readOnly(String(args[0]).toUpperCase()), [...args])
-      }
+      const method = methods.get(property)
+      if (method !== undefined) return method
       const value = Reflect.get(target, property, receiver)
-      return typeof value === "function" ? value.bind(target) : value
+      if (typeof value !== "function") return value
+      const bound = value.bind(target)
+      methods.set(property, bound)
+      return bound
     }
   }) as unknown as RedisClient
+}
 
 const openCluster = (options: RedisClusterOptions) => (): Opened & { readonly cluster: Cluster } => {
   const cluster: Cluster = newCluster(options)

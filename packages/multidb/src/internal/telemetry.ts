@@ -280,8 +280,7 @@ export interface Telemetry {
   /** `db.query.text` of a `commands.<method>(...args)` call (keys only), when keys are recorded. */
   readonly queryText: (method: string, args: ReadonlyArray<unknown>) => string | undefined
   /**
-   * Runs one operation: a client span around it (unless tracing is off; `undefined` then). The body must build a lazy
-   * effect (with tracing off it is called when `instrument` is, not when the effect runs). It makes the
+   * Runs one operation in a client span, for an operation that `spannedHere` says gets one. The body makes the
    * operation's `Tracker` (started at `now()`, with that span) and reports its attempts through `attempt` /
    * `retrying` and its outcome through `succeeded` / `failed` (which record the duration histogram).
    */
@@ -460,9 +459,8 @@ export const make = (option: TracingOption | undefined, clock: Clock.Clock): Tel
     }
   }
 
-  // Without spans the body is built at once: it is lazy itself (the executor's is one `Effect.async`).
-  const untraced: Telemetry["instrument"] = (_, body) => body(undefined)
-  const traced: Telemetry["instrument"] = options.keys
+  // Whether to make a span at all is `spannedHere`'s decision, taken where the operation starts.
+  const instrument: Telemetry["instrument"] = options.keys
     ? (op, body) =>
         Effect.useSpan(op.name, op.spanOptions, (span) =>
           Effect.flatMap(QueryText, (query) => {
@@ -471,8 +469,6 @@ export const make = (option: TracingOption | undefined, clock: Clock.Clock): Tel
           })
         )
     : (op, body) => Effect.useSpan(op.name, op.spanOptions, body)
-  // Whether to make a span at all is `spannedHere`'s decision, taken where the operation starts.
-  const instrument: Telemetry["instrument"] = options.spans ? traced : untraced
 
   const spannedHere = options.spans
     ? () => {
