@@ -21,6 +21,12 @@ let current: number | undefined
 const forget = () => {
   current = undefined
 }
+/**
+ * Schedules `forget` as a promise job. Node's `queueMicrotask` wraps each callback in an `AsyncResource` (an async id,
+ * the init and destroy hooks, a bound function): about 0.2 µs more per burst than a promise reaction, and at
+ * concurrency 1 every command is a burst of its own.
+ */
+const resolved = Promise.resolve()
 
 /**
  * The live monotonic clock, read once per burst of work: the first reading is kept until the microtasks queued before
@@ -31,7 +37,7 @@ const forget = () => {
 const burstNow = (): number => {
   if (current === undefined) {
     current = origin + performance.now()
-    queueMicrotask(forget)
+    resolved.then(forget)
   }
   return current
 }
