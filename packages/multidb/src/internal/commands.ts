@@ -350,6 +350,8 @@ interface DirectClient {
   readonly [direct]?: 2 | 3
   readonly _keyPrefix?: unknown
   readonly _commandOptions?: { readonly typeMapping?: unknown } | undefined
+  /** The client a `withTypeMapping` view was made from (the client itself otherwise). */
+  readonly _self?: { readonly _commandOptions?: unknown }
   readonly sendCommand: (args: ReadonlyArray<string | Buffer>, options?: unknown) => Promise<unknown>
 }
 
@@ -374,7 +376,12 @@ const directCall = (definition: Definition | undefined) => {
     const parser = loaded.parser(client._keyPrefix)
     definition.parseCommand(parser, ...args)
     const options = client._commandOptions
-    const reply = client.sendCommand(parser.redisArgs, options)
+    // `sendCommand` starts from the command options of the client it belongs to (`_self`): those of a client that is
+    // not a `withTypeMapping` view are not passed again, which would only make it copy them twice per command
+    const reply =
+      options === undefined || client._self?._commandOptions === options
+        ? client.sendCommand(parser.redisArgs)
+        : client.sendCommand(parser.redisArgs, options)
     return transform === undefined ? reply : reply.then((raw) => transform(raw, parser.preserve, options?.typeMapping))
   }
 }
