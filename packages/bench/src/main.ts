@@ -36,14 +36,15 @@ const quick = flag("--quick")
 const only = new Set((value("--only") ?? "overhead,failover,memory").split(",").map((s) => s.trim()))
 const reps = Number(value("--reps") ?? (quick ? 1 : 5))
 const rounds = Number(value("--rounds") ?? (quick ? 1 : 20))
+const operationsFlag = value("--operations")
 
 const plan = {
   mode: quick ? "quick" : "full",
   overhead: {
     operations:
-      value("--operations") === undefined
+      operationsFlag === undefined
         ? { 1: quick ? 4_000 : 25_000, 64: quick ? 4_000 : 100_000 }
-        : { 1: Number(value("--operations")), 64: Number(value("--operations")) },
+        : { 1: Number(operationsFlag), 64: Number(operationsFlag) },
     warmupOperations: quick ? 1_000 : 10_000,
     rounds,
     concurrencies: [1, 64],
