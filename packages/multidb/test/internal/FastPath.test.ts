@@ -19,6 +19,35 @@ describe("FastPath.millisOf", () => {
     })
   )
 
+  it.live("work queued by a promise job after the reading (a fiber resumed by a reply) shares it", () =>
+    Effect.gen(function* () {
+      const now = FastPath.millisOf(yield* Effect.clock)
+      const spinThenRead = () => {
+        const spin = performance.now() + 2
+        while (performance.now() < spin) {
+          // a reading taken after this would be at least 2 ms later
+        }
+        return now()
+      }
+      // like a reply: read the clock, then resume a fiber (its scheduler queues a promise job, which runs the fiber)
+      const read = yield* Effect.promise(
+        () =>
+          new Promise<[number, number, number]>((resolve) =>
+            setImmediate(() => {
+              const reply = now()
+              Promise.resolve().then(() => {
+                const nextCommand = spinThenRead()
+                // a macrotask later: a burst of its own
+                setImmediate(() => resolve([reply, nextCommand, spinThenRead()]))
+              })
+            })
+          )
+      )
+      expect(read[1]).toBe(read[0])
+      expect(read[2]).toBeGreaterThan(read[0] + 1)
+    })
+  )
+
   it.live("a burst's reading is forgotten once its microtasks have run, even without a timer", () =>
     Effect.gen(function* () {
       const now = FastPath.millisOf(yield* Effect.clock)
