@@ -1,10 +1,11 @@
 /**
  * Healthy-path overhead: the same GET/SET workload against one redis-server through plain node-redis promises (A),
  * node-redis wrapped in `Effect.tryPromise` (B), the same with node-redis' per-command timer off (B′, as
- * `MultiDbClient` configures node-redis) and `MultiDbClient` with two healthy databases (C), alternating (each round
- * in a shuffled order) in one process. C runs with its defaults (tracing on, spans going to Effect's built-in tracer,
- * which keeps none); C₀ is C with `tracing: false`; C⁺ is C with its spans sent to an OpenTelemetry SDK tracer
- * (`@effect/opentelemetry`, a batch span processor and an exporter that drops them): the cost of tracing for real.
+ * `MultiDbClient` configures node-redis) and `MultiDbClient` with two healthy databases (C), alternating in one process
+ * (each round in an order of a Williams design: `roundOrders`). C runs with its defaults (tracing on, spans going to
+ * Effect's built-in tracer, which keeps none); C₀ is C with `tracing: false`; C⁺ is C with its spans sent to an
+ * OpenTelemetry SDK tracer (`@effect/opentelemetry`, a batch span processor and an exporter that drops them): the cost
+ * of tracing for real.
  */
 import { Tracer as OtelTracer } from "@effect/opentelemetry"
 import { MultiDbClient, RedisConnection } from "@effect-redis/multidb"
@@ -207,11 +208,7 @@ const otelTracer = Effect.gen(function* () {
   return yield* Effect.provideService(OtelTracer.make, OtelTracer.OtelTracer, provider.getTracer("bench"))
 })
 
-/**
- * The clients in an order drawn from `seed` (a fixed sequence of draws, so every run of the bench uses the same
- * orders). A rotation would make each client always follow the same other one; on this kind of machine the client run
- * right after another can pay for its predecessor (JIT feedback, garbage, timers left behind), so no pairing is fixed.
- */
+/** `items` in an order drawn from `seed` (a fixed sequence of draws: every run of the bench draws the same). */
 const shuffled = <A>(items: ReadonlyArray<A>, seed: number): Array<A> => {
   let state = seed >>> 0
   const draw = () => {
@@ -230,6 +227,37 @@ const shuffled = <A>(items: ReadonlyArray<A>, seed: number): Array<A> => {
     order[j] = swap
   }
   return order
+}
+
+/**
+ * A Williams design for `n` clients: orders (rows) in which every client follows every other one equally often (once
+ * for an even `n`, in `n` rows; twice for an odd `n`, in `2n` rows). Row `r` is the first row shifted by `r`; the first
+ * row is 0, 1, n−1, 2, n−2, …
+ */
+const williams = (n: number): Array<Array<number>> => {
+  const first = Array.from({ length: n }, (_, j) => (j === 0 ? 0 : j % 2 === 1 ? (j + 1) / 2 : n - j / 2))
+  const rows = Array.from({ length: n }, (_, r) => first.map((x) => (x + r) % n))
+  return n % 2 === 0 ? rows : [...rows, ...rows.map((row) => [...row].reverse())]
+}
+
+/**
+ * The order of the clients in each round. A client run right after another can pay for what that one left behind:
+ * node-redis with its per-command timeout (A, B) arms an `AbortSignal.timeout` per command, whose timers and
+ * finalizers (25 000 to 100 000 of them per run) fire during the runs that follow it, and C⁺ leaves spans to export.
+ * So the orders come from a Williams design: over each block of rounds (6 for six clients) every client
+ * follows every other one exactly once, the rows in a shuffled order per block; each round begins after an untimed
+ * settling run of B′, so a round's first client follows the same one whichever it is. Shuffled orders drawn freely
+ * did not balance this: in the 20 rounds of the previous method C and C₀ came right after A or B 9 times each, B′ 4.
+ */
+const roundOrders = <A>(items: ReadonlyArray<A>, rounds: number): Array<Array<A>> => {
+  const rows = williams(items.length)
+  const orders: Array<Array<A>> = []
+  for (let block = 0; orders.length < rounds; block++) {
+    for (const row of shuffled(rows, block + 1)) {
+      if (orders.length < rounds) orders.push(row.map((i) => items[i]!))
+    }
+  }
+  return orders
 }
 
 /**
@@ -312,10 +340,13 @@ export const run = (options: Options, log: (line: string) => void) =>
 
       const runs: Array<Run> = []
       const selected = options.clients ?? clientKinds
+      const orders = roundOrders(selected, options.rounds)
+      const settler: ClientKind = selected.includes("lean") ? "lean" : selected[0]!
       for (const concurrency of options.concurrencies) {
         for (const client of selected) yield* once(client, concurrency, options.warmupOperations, -1)
         for (let round = 0; round < options.rounds; round++) {
-          const order = shuffled(selected, round + 1)
+          const order = orders[round]!
+          yield* once(settler, concurrency, Math.min(2_000, options.warmupOperations), -1)
           const line: Array<string> = []
           for (const client of order) {
             const r = yield* once(client, concurrency, options.operations[concurrency]!, round)

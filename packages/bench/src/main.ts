@@ -35,7 +35,7 @@ const value = (name: string) => {
 const quick = flag("--quick")
 const only = new Set((value("--only") ?? "overhead,failover,memory").split(",").map((s) => s.trim()))
 const reps = Number(value("--reps") ?? (quick ? 1 : 5))
-const rounds = Number(value("--rounds") ?? (quick ? 1 : 20))
+const rounds = Number(value("--rounds") ?? (quick ? 1 : 24))
 const operationsFlag = value("--operations")
 
 const plan = {
