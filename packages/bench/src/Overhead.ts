@@ -14,7 +14,6 @@ import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from "@opent
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node"
 import { Duration, Effect } from "effect"
 import { createClient } from "redis"
-import { fullGc } from "./Gc.js"
 import { quantile, type Summary, summarize } from "./Stats.js"
 
 /** The clients under test. */
@@ -301,9 +300,15 @@ export const run = (options: Options, log: (line: string) => void) =>
       }
       const timeoutMillis = Duration.toMillis(Duration.decode(options.runTimeout))
 
+      /**
+       * One timed run. No collection is forced before it: a forced full collection made the next run recompile what
+       * it dropped (optimized code whose embedded objects had died), which a process serving traffic does not pay at
+       * every few thousand commands; on this machine it added a fixed ~0.2 s of CPU to every run, more for the client
+       * with more code on its path. What a run leaves to collect falls on the runs after it, which the round orders
+       * balance (`roundOrders`).
+       */
       const once = (client: ClientKind, concurrency: number, operations: number, round: number) =>
         Effect.gen(function* () {
-          fullGc()
           const work = newWork(operations, timeoutMillis)
           const start = performance.now()
           const cpuStart = process.cpuUsage()
