@@ -5,20 +5,28 @@
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 
-const obtain = (): (() => void) => {
-  const exposed = (globalThis as { gc?: () => void }).gc
+type Collect = (options?: { readonly type: "minor" }) => void
+
+const obtain = (): Collect => {
+  const exposed = (globalThis as { gc?: Collect }).gc
   if (typeof exposed === "function") return exposed
   v8.setFlagsFromString("--expose-gc")
-  return vm.runInNewContext("gc") as () => void
+  return vm.runInNewContext("gc") as Collect
 }
 
-let cached: (() => void) | undefined
+let cached: Collect | undefined
 
 /** Runs a full, synchronous garbage collection (twice, so that finalizers' garbage goes too). */
 export const fullGc = (): void => {
   cached ??= obtain()
   cached()
   cached()
+}
+
+/** Collects the young generation only: what recent work left behind, without touching compiled code. */
+export const minorGc = (): void => {
+  cached ??= obtain()
+  cached({ type: "minor" })
 }
 
 /** Heap in use after a full collection, in bytes. */

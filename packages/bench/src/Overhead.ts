@@ -14,6 +14,7 @@ import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from "@opent
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node"
 import { Duration, Effect } from "effect"
 import { createClient } from "redis"
+import { minorGc } from "./Gc.js"
 import { quantile, type Summary, summarize } from "./Stats.js"
 
 /** The clients under test. */
@@ -301,14 +302,15 @@ export const run = (options: Options, log: (line: string) => void) =>
       const timeoutMillis = Duration.toMillis(Duration.decode(options.runTimeout))
 
       /**
-       * One timed run. No collection is forced before it: a forced full collection made the next run recompile what
-       * it dropped (optimized code whose embedded objects had died), which a process serving traffic does not pay at
-       * every few thousand commands; on this machine it added a fixed ~0.2 s of CPU to every run, more for the client
-       * with more code on its path. What a run leaves to collect falls on the runs after it, which the round orders
-       * balance (`roundOrders`).
+       * One timed run, after a collection of the young generation (what the run before left behind). Not a full
+       * collection: that made the next run recompile the optimized code it dropped (code whose embedded objects had
+       * died), which a process serving traffic does not pay every few thousand commands; on this machine it added a
+       * fixed ~0.2 s of CPU to every run, more for the client with more code on its path. What a run leaves in the old
+       * generation is collected during the runs after it, which the round orders balance (`roundOrders`).
        */
       const once = (client: ClientKind, concurrency: number, operations: number, round: number) =>
         Effect.gen(function* () {
+          minorGc()
           const work = newWork(operations, timeoutMillis)
           const start = performance.now()
           const cpuStart = process.cpuUsage()
