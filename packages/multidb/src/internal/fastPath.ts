@@ -38,8 +38,8 @@ const forgetLater = () => {
 }
 
 /**
- * The live monotonic clock, read once per burst of work: the first reading is kept until the promise jobs queued before
- * it, and those they queue, have run. Under load the replies of one socket read, and the commands the resumed fibers
+ * The live monotonic clock, read once per burst of work: the first reading is kept while the promise jobs queued before
+ * it run, and then those queued up to then (one round more: `forgetLater`). Under load the replies of one socket read, and the commands the resumed fibers
  * send next, each share one reading instead of paying for a clock read apiece; a command's start is then when its
  * burst began (it is not written before the burst ends) and its end when its reply was read.
  */
