@@ -22,7 +22,7 @@ const forget = () => {
   current = undefined
 }
 /**
- * Schedules `forget` as a promise job. Node's `queueMicrotask` wraps each callback in an `AsyncResource` (an async id,
+ * Promise jobs schedule `forget` (through `forgetLater`). Node's `queueMicrotask` wraps each callback in an `AsyncResource` (an async id,
  * the init and destroy hooks, a bound function): 0.4–0.5 µs per macrotask that uses it, measured on the bench machine,
  * against 0.1–0.4 µs for a promise job; at concurrency 1 every command is a burst of its own.
  */
@@ -39,9 +39,10 @@ const forgetLater = () => {
 
 /**
  * The live monotonic clock, read once per burst of work: the first reading is kept while the promise jobs queued before
- * it run, and then those queued up to then (one round more: `forgetLater`). Under load the replies of one socket read, and the commands the resumed fibers
- * send next, each share one reading instead of paying for a clock read apiece; a command's start is then when its
- * burst began (it is not written before the burst ends) and its end when its reply was read.
+ * it run, and then those queued up to then (one round more: `forgetLater`). Under load the replies of one socket read,
+ * and the commands the resumed fibers send next, each share one reading instead of paying for a clock read apiece; a
+ * command's start is then when its burst began (it is not written before the burst ends) and its end when its reply
+ * was read.
  */
 const burstNow = (): number => {
   if (current === undefined) {

@@ -2,6 +2,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, TestClock } from "effect"
 import * as FastPath from "../../src/internal/fastPath.js"
 
+/** Busy-waits `millis` milliseconds on the monotonic clock (no macrotask boundary, so the burst goes on). */
+const spinFor = (millis: number) => {
+  const until = performance.now() + millis
+  while (performance.now() < until) {
+    // the monotonic clock moves on
+  }
+}
+
 describe("FastPath.millisOf", () => {
   it.live("the live clock is read once per burst of work, and again in the next one", () =>
     Effect.gen(function* () {
@@ -22,11 +30,9 @@ describe("FastPath.millisOf", () => {
   it.live("work queued by a promise job after the reading (a fiber resumed by a reply) shares it", () =>
     Effect.gen(function* () {
       const now = FastPath.millisOf(yield* Effect.clock)
+      // a reading taken after the spin would be at least 2 ms later
       const spinThenRead = () => {
-        const spin = performance.now() + 2
-        while (performance.now() < spin) {
-          // a reading taken after this would be at least 2 ms later
-        }
+        spinFor(2)
         return now()
       }
       // like a reply: read the clock, then resume a fiber (its scheduler queues a promise job, which runs the fiber)
@@ -54,10 +60,7 @@ describe("FastPath.millisOf", () => {
       const first = now()
       // a macrotask later (setImmediate): a new burst, so a new reading
       yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
-      const spin = performance.now() + 2
-      while (performance.now() < spin) {
-        // let the monotonic clock move on by 2 ms
-      }
+      spinFor(2)
       expect(now()).toBeGreaterThan(first + 1)
     })
   )
