@@ -1,26 +1,30 @@
 /**
  * Healthy-path overhead: the same GET/SET workload against one redis-server through plain node-redis promises (A),
  * node-redis wrapped in `Effect.tryPromise` (B), the same with node-redis' per-command timer off (B′, as
- * `MultiDbClient` configures node-redis) and `MultiDbClient` with two healthy databases (C), alternating in one process
- * (each round in an order of a Williams design: `roundOrders`). C runs with its defaults (tracing on, spans going to
- * Effect's built-in tracer, which keeps none); C₀ is C with `tracing: false`; C⁺ is C with its spans sent to an
- * OpenTelemetry SDK tracer (`@effect/opentelemetry`, a batch span processor and an exporter that drops them): the cost
- * of tracing for real.
+ * `MultiDbClient` configures node-redis) and `MultiDbClient` with two healthy databases (C), each in a process of its
+ * own (`OverheadWorker`; or all in this one: `processes: "shared"`), their runs alternating (each round in an order of
+ * a Williams design: `roundOrders`). C runs with its defaults (tracing on, spans going to Effect's built-in tracer,
+ * which keeps none); C₀ is C with `tracing: false`; C⁺ is C with its spans sent to an OpenTelemetry SDK tracer
+ * (`@effect/opentelemetry`, a batch span processor and an exporter that drops them): the cost of tracing for real.
  */
-import { Tracer as OtelTracer } from "@effect/opentelemetry"
-import { MultiDbClient, RedisConnection } from "@effect-redis/multidb"
+import { type ChildProcess, fork } from "node:child_process"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { RedisServer } from "@effect-redis/testkit"
-import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base"
-import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node"
-import { Duration, Effect } from "effect"
-import { createClient } from "redis"
-import { minorGc } from "./Gc.js"
-import { quantile, type Summary, summarize } from "./Stats.js"
+import { Duration, Effect, type Scope } from "effect"
+import {
+  type ClientKind,
+  type ClientRunner,
+  clientKinds,
+  local,
+  type Run,
+  type RunRequest,
+  type Servers
+} from "./OverheadClient.js"
+import type { Reply, Request } from "./OverheadProtocol.js"
+import { type Summary, summarize } from "./Stats.js"
 
-/** The clients under test. */
-export type ClientKind = "plain" | "effect" | "lean" | "multidb" | "untraced" | "otel"
-
-export const clientKinds: ReadonlyArray<ClientKind> = ["plain", "effect", "lean", "multidb", "untraced", "otel"]
+export { type ClientKind, clientKinds, type Run } from "./OverheadClient.js"
 
 export const clientLabels: Record<ClientKind, string> = {
   plain: "A node-redis (promises)",
@@ -42,24 +46,15 @@ export interface Options {
   readonly concurrencies: ReadonlyArray<number>
   /** The clients to run (default all three); fewer only for profiling one of them. */
   readonly clients?: ReadonlyArray<ClientKind>
-  /** Bound on one run, whatever its operation count. */
-  readonly runTimeout: Duration.DurationInput
-}
-
-/** One timed run of one client. */
-export interface Run {
-  readonly client: ClientKind
-  readonly concurrency: number
-  readonly round: number
-  readonly operations: number
-  readonly seconds: number
-  readonly opsPerSecond: number
-  readonly p50Millis: number
-  readonly p99Millis: number
-  /** CPU time of this process (user + system) per operation: less sensitive to other load than ops/s. */
-  readonly cpuMicrosPerOp: number
-  /** The run hit its time bound before its operation count. */
-  readonly truncated: boolean
+  /**
+   * Where the clients run: each in a process of its own (`"own"`, the default: as an application runs one client), or
+   * all in this process (`"shared"`: each client's figures then include what the others leave in the JIT and the heap).
+   */
+  readonly processes?: "own" | "shared"
+  /** Slices per run: the runs of a round alternate slice by slice (`ClientRunner`). */
+  readonly slices: number
+  /** Bound on one slice, whatever its operation count. */
+  readonly sliceTimeout: Duration.DurationInput
 }
 
 export interface ClientFigures {
@@ -102,111 +97,12 @@ export interface Result {
     readonly warmupOperations: number
     readonly rounds: number
     readonly concurrencies: ReadonlyArray<number>
+    readonly processes: "own" | "shared"
+    readonly slices: number
   }
   readonly byConcurrency: ReadonlyArray<ConcurrencyResult>
   readonly runs: ReadonlyArray<Run>
 }
-
-const keyCount = 1000
-const keys = Array.from({ length: keyCount }, (_, i) => `bench:overhead:${i}`)
-const value = "v".repeat(32)
-
-/** Per-run bookkeeping shared by the workers of one run: the next operation and each operation's latency. */
-interface Work {
-  next: number
-  readonly operations: number
-  readonly deadline: number
-  readonly latencies: Float64Array
-}
-
-const newWork = (operations: number, timeoutMillis: number): Work => ({
-  next: 0,
-  operations,
-  deadline: performance.now() + timeoutMillis,
-  latencies: new Float64Array(operations)
-})
-
-/** Claims the next GET/SET pair: the index of its SET (its GET is index + 1), or -1 when the run is over. */
-const claim = (work: Work): number => {
-  const i = work.next
-  if (i + 1 >= work.operations || performance.now() > work.deadline) return -1
-  work.next = i + 2
-  return i
-}
-
-/** The plain node-redis client type, as `createClient({ url })` returns it. */
-type PlainClient = ReturnType<typeof createClient<{}, {}, {}, 3, {}>>
-
-const runPlain = (client: PlainClient, work: Work, concurrency: number) => {
-  const worker = async () => {
-    for (let i = claim(work); i >= 0; i = claim(work)) {
-      const key = keys[(i >> 1) % keyCount]!
-      const t0 = performance.now()
-      await client.set(key, value)
-      const t1 = performance.now()
-      await client.get(key)
-      work.latencies[i] = t1 - t0
-      work.latencies[i + 1] = performance.now() - t1
-    }
-  }
-  return Promise.all(Array.from({ length: concurrency }, worker))
-}
-
-interface EffectCommands<E> {
-  readonly set: (key: string, value: string) => Effect.Effect<unknown, E>
-  readonly get: (key: string) => Effect.Effect<unknown, E>
-}
-
-const runEffect = <E>(commands: EffectCommands<E>, work: Work, concurrency: number) => {
-  const worker = Effect.gen(function* () {
-    for (let i = claim(work); i >= 0; i = claim(work)) {
-      const key = keys[(i >> 1) % keyCount]!
-      const t0 = performance.now()
-      yield* commands.set(key, value)
-      const t1 = performance.now()
-      yield* commands.get(key)
-      work.latencies[i] = t1 - t0
-      work.latencies[i + 1] = performance.now() - t1
-    }
-  })
-  return Effect.all(
-    Array.from({ length: concurrency }, () => worker),
-    { concurrency: "unbounded", discard: true }
-  )
-}
-
-/** A connected node-redis client; `timeout` overrides node-redis' per-command timeout (5 s by default, 0 = none). */
-const connectPlain = (url: string, timeout?: number) =>
-  Effect.acquireRelease(
-    Effect.promise(async (): Promise<PlainClient> => {
-      const client: PlainClient = createClient(
-        timeout === undefined ? { url } : { url, commandOptions: { timeout } }
-      ) as PlainClient
-      client.on("error", () => {})
-      await client.connect()
-      return client
-    }),
-    (client) => Effect.sync(() => client.destroy())
-  )
-
-/** An OpenTelemetry span exporter that drops what it is given (the cost of export is not the library's). */
-class DroppingExporter implements SpanExporter {
-  export(_spans: Array<ReadableSpan>, done: Parameters<SpanExporter["export"]>[1]) {
-    done({ code: 0 }) // ExportResultCode.SUCCESS
-  }
-  shutdown() {
-    return Promise.resolve()
-  }
-}
-
-/** An Effect tracer backed by an OpenTelemetry SDK tracer provider, shut down with the scope. */
-const otelTracer = Effect.gen(function* () {
-  const provider = yield* Effect.acquireRelease(
-    Effect.sync(() => new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(new DroppingExporter())] })),
-    (provider) => Effect.promise(() => provider.shutdown())
-  )
-  return yield* Effect.provideService(OtelTracer.make, OtelTracer.OtelTracer, provider.getTracer("bench"))
-})
 
 /** `items` in an order drawn from `seed` (a fixed sequence of draws: every run of the bench draws the same). */
 const shuffled = <A>(items: ReadonlyArray<A>, seed: number): Array<A> => {
@@ -241,13 +137,13 @@ const williams = (n: number): Array<Array<number>> => {
 }
 
 /**
- * The order of the clients in each round. A client run right after another can pay for what that one left behind:
- * node-redis with its per-command timeout (A, B) arms an `AbortSignal.timeout` per command, whose timers and
- * finalizers (25 000 to 100 000 of them per run) fire during the runs that follow it, and C⁺ leaves spans to export.
- * So the orders come from a Williams design: over each block of rounds (6 for six clients) every client
- * follows every other one exactly once, the rows in a shuffled order per block; each round begins after an untimed
- * settling run of B′, so a round's first client follows the same one whichever it is. Shuffled orders drawn freely
- * did not balance this: in the 20 rounds of the previous method C and C₀ came right after A or B 9 times each, B′ 4.
+ * The order of the clients in each round (and in each of its slices). A client run right after another can pay for
+ * what that one left behind: in one process (`processes: "shared"`), node-redis with its per-command timeout (A, B)
+ * arms an `AbortSignal.timeout` per command, whose timers and finalizers fire during the runs that follow it, and C⁺
+ * leaves spans to export; in processes of their own, the caches the one before used. So the orders come from a
+ * Williams design: over each block of rounds (6 for six clients) every client follows every other one exactly once,
+ * the rows in a shuffled order per block. Shuffled orders drawn freely did not balance this: in the 20 rounds of an
+ * earlier method C and C₀ came right after A or B 9 times each, B′ 4.
  */
 const roundOrders = <A>(items: ReadonlyArray<A>, rounds: number): Array<Array<A>> => {
   const rows = williams(items.length)
@@ -260,6 +156,95 @@ const roundOrders = <A>(items: ReadonlyArray<A>, rounds: number): Array<Array<A>
   return orders
 }
 
+/** The worker's file, in the same form as this one: compiled (`npm run bench`) or the TypeScript source (tsx). */
+const workerPath = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  `OverheadWorker${path.extname(fileURLToPath(import.meta.url))}`
+)
+
+/** How long a worker may take to connect, or a run to report beyond its own time bound. */
+const workerGraceMillis = 60_000
+
+/** Waits for the worker's next reply; fails when it exits, fails or stays silent for `millis`. */
+const nextReply = (child: ChildProcess, client: ClientKind, millis: number) =>
+  Effect.async<Reply, Error>((resume) => {
+    const done = () => {
+      child.off("message", onMessage)
+      child.off("exit", onExit)
+      clearTimeout(timer)
+    }
+    const onMessage = (reply: Reply) => {
+      done()
+      resume(
+        reply.type === "error"
+          ? Effect.fail(new Error(`the ${client} worker failed: ${reply.message}`))
+          : Effect.succeed(reply)
+      )
+    }
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      done()
+      resume(Effect.fail(new Error(`the ${client} worker exited (${code ?? signal}) before it replied`)))
+    }
+    const timer = setTimeout(() => {
+      done()
+      resume(Effect.fail(new Error(`the ${client} worker did not reply within ${millis} ms`)))
+    }, millis)
+    child.on("message", onMessage)
+    child.once("exit", onExit)
+  })
+
+/** Sends a request to a worker. */
+const request = (child: ChildProcess, message: Request) => Effect.sync(() => child.send(message))
+
+/**
+ * A client in a process of its own (`OverheadWorker`), connected when this returns; closed, or killed if it does not
+ * end within 10 s, with the scope.
+ */
+const remote = (
+  client: ClientKind,
+  servers: Servers,
+  sliceTimeoutMillis: number
+): Effect.Effect<ClientRunner, Error, Scope.Scope> =>
+  Effect.gen(function* () {
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        fork(workerPath, [client, servers.east, servers.west, String(sliceTimeoutMillis)], {
+          execArgv: [...process.execArgv.filter((arg) => arg !== "--expose-gc"), "--expose-gc"],
+          stdio: ["ignore", "inherit", "inherit", "ipc"]
+        })
+      ),
+      (child) =>
+        Effect.async<void>((resume) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+          const kill = setTimeout(() => child.kill("SIGKILL"), 10_000)
+          child.once("exit", () => {
+            clearTimeout(kill)
+            resume(Effect.void)
+          })
+          if (child.connected) child.send({ type: "close" } satisfies Request)
+          else child.kill("SIGKILL")
+        })
+    )
+    const ready = yield* nextReply(child, client, workerGraceMillis)
+    if (ready.type !== "ready") return yield* Effect.fail(new Error(`the ${client} worker sent ${ready.type} first`))
+    /** Sends `message` and waits for the reply it expects. */
+    const exchange = <T extends Reply["type"]>(message: Request, expected: T) =>
+      Effect.zipRight(
+        request(child, message),
+        Effect.flatMap(nextReply(child, client, sliceTimeoutMillis + workerGraceMillis), (reply) =>
+          reply.type === expected
+            ? Effect.succeed(reply as Extract<Reply, { readonly type: T }>)
+            : Effect.fail(new Error(`the ${client} worker sent ${reply.type}, not ${expected}`))
+        )
+      )
+    return {
+      client,
+      begin: (run) => Effect.asVoid(exchange({ type: "begin", ...run }, "done")),
+      slice: (operations) => Effect.asVoid(exchange({ type: "slice", operations }, "done")),
+      finish: Effect.map(exchange({ type: "finish" }, "result"), (reply) => reply.run)
+    }
+  })
+
 /**
  * Runs the overhead benchmark on fresh servers; `log` receives progress lines.
  */
@@ -268,98 +253,45 @@ export const run = (options: Options, log: (line: string) => void) =>
     Effect.gen(function* () {
       const east = yield* RedisServer.make()
       const west = yield* RedisServer.make()
-      const plain = yield* connectPlain(east.url)
-      const wrapped = yield* connectPlain(east.url)
-      const lean = yield* connectPlain(east.url, 0)
-      const multidbClient = (tracing: boolean) =>
-        MultiDbClient.fromInput({
-          databases: [
-            { id: "east", url: east.url, weight: 1 },
-            { id: "west", url: west.url, weight: 0.5 }
-          ],
-          tracing
-        }).pipe(Effect.provide(RedisConnection.layer))
-      const multidb = yield* multidbClient(true)
-      const untraced = yield* multidbClient(false)
-      const tracer = yield* otelTracer
-
-      const effectCommands: EffectCommands<unknown> = {
-        set: (key, v) => Effect.tryPromise({ try: () => wrapped.set(key, v), catch: (error) => error }),
-        get: (key) => Effect.tryPromise({ try: () => wrapped.get(key), catch: (error) => error })
+      const servers: Servers = { east: east.url, west: west.url }
+      const timeoutMillis = Duration.toMillis(Duration.decode(options.sliceTimeout))
+      const selected = options.clients ?? clientKinds
+      const runners = new Map<ClientKind, ClientRunner>()
+      for (const client of selected) {
+        runners.set(
+          client,
+          options.processes === "shared"
+            ? yield* local(client, servers, timeoutMillis)
+            : yield* remote(client, servers, timeoutMillis)
+        )
       }
-      const leanCommands: EffectCommands<unknown> = {
-        set: (key, v) => Effect.tryPromise({ try: () => lean.set(key, v), catch: (error) => error }),
-        get: (key) => Effect.tryPromise({ try: () => lean.get(key), catch: (error) => error })
-      }
-      const multidbCommands: EffectCommands<unknown> = {
-        set: (key, v) => multidb.commands.set(key, v),
-        get: (key) => multidb.commands.get(key)
-      }
-      const untracedCommands: EffectCommands<unknown> = {
-        set: (key, v) => untraced.commands.set(key, v),
-        get: (key) => untraced.commands.get(key)
-      }
-      const timeoutMillis = Duration.toMillis(Duration.decode(options.runTimeout))
-
       /**
-       * One timed run, after a collection of the young generation (what the run before left behind). Not a full
-       * collection: that made the next run recompile the optimized code it dropped (code whose embedded objects had
-       * died), which a process serving traffic does not pay every few thousand commands; on this machine it added a
-       * fixed ~0.2 s of CPU to every run, more for the client with more code on its path. What a run leaves in the old
-       * generation is collected during the runs after it, which the round orders balance (`roundOrders`).
+       * The runs of `order`, one each, `operations` long, timed in `slices` slices alternating in that order: each
+       * client's run is spread over the same stretch of time as the others'.
        */
-      const once = (client: ClientKind, concurrency: number, operations: number, round: number) =>
+      const alternating = (order: ReadonlyArray<ClientKind>, request: RunRequest, slices: number) =>
         Effect.gen(function* () {
-          minorGc()
-          const work = newWork(operations, timeoutMillis)
-          const start = performance.now()
-          const cpuStart = process.cpuUsage()
-          if (client === "plain") yield* Effect.promise(() => runPlain(plain, work, concurrency))
-          else if (client === "otel") yield* Effect.withTracer(runEffect(multidbCommands, work, concurrency), tracer)
-          else {
-            const commands =
-              client === "effect"
-                ? effectCommands
-                : client === "lean"
-                  ? leanCommands
-                  : client === "untraced"
-                    ? untracedCommands
-                    : multidbCommands
-            yield* runEffect(commands, work, concurrency)
+          const clients = order.map((client) => runners.get(client)!)
+          for (const client of clients) yield* client.begin(request)
+          // whole GET/SET pairs per slice; the last slice takes what is left
+          const perSlice = 2 * Math.ceil(request.operations / slices / 2)
+          for (let slice = 0; slice < slices; slice++) {
+            for (const client of clients) yield* client.slice(perSlice)
           }
-          const seconds = (performance.now() - start) / 1000
-          const cpu = process.cpuUsage(cpuStart)
-          const done = work.next
-          const result: Run = {
-            client,
-            concurrency,
-            round,
-            operations: done,
-            seconds,
-            opsPerSecond: done / seconds,
-            p50Millis: quantile(work.latencies, done, 0.5),
-            p99Millis: quantile(work.latencies, done, 0.99),
-            cpuMicrosPerOp: (cpu.user + cpu.system) / done,
-            truncated: done < operations - 1
-          }
-          return result
+          return yield* Effect.forEach(clients, (client) => client.finish)
         })
 
       const runs: Array<Run> = []
-      const selected = options.clients ?? clientKinds
       const orders = roundOrders(selected, options.rounds)
-      const settler: ClientKind = selected.includes("lean") ? "lean" : selected[0]!
       for (const concurrency of options.concurrencies) {
-        for (const client of selected) yield* once(client, concurrency, options.warmupOperations, -1)
+        // warm-up: every client in turn, one slice each
+        yield* alternating(selected, { concurrency, operations: options.warmupOperations, round: -1 }, 1)
         for (let round = 0; round < options.rounds; round++) {
           const order = orders[round]!
-          yield* once(settler, concurrency, Math.min(2_000, options.warmupOperations), -1)
-          const line: Array<string> = []
-          for (const client of order) {
-            const r = yield* once(client, concurrency, options.operations[concurrency]!, round)
-            runs.push(r)
-            line.push(`${client} ${Math.round(r.opsPerSecond)} ops/s`)
-          }
+          const request = { concurrency, operations: options.operations[concurrency]!, round }
+          const results = yield* alternating(order, request, options.slices)
+          runs.push(...results)
+          const line = results.map((r) => `${r.client} ${Math.round(r.opsPerSecond)} ops/s`)
           log(`  overhead c=${concurrency} round ${round + 1}/${options.rounds}: ${line.join(", ")}`)
         }
       }
@@ -425,7 +357,9 @@ export const run = (options: Options, log: (line: string) => void) =>
           operations: options.operations,
           warmupOperations: options.warmupOperations,
           rounds: options.rounds,
-          concurrencies: options.concurrencies
+          concurrencies: options.concurrencies,
+          processes: options.processes ?? "own",
+          slices: options.slices
         },
         byConcurrency,
         runs

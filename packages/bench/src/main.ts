@@ -5,7 +5,8 @@
  *
  * Options: `--quick` (tiny counts, one repetition, tuned configuration only: a smoke test for CI),
  * `--only overhead,failover,memory`, `--rounds N` (overhead rounds), `--operations N` (overhead operations per run),
- * `--reps N` (failover repetitions).
+ * `--shared-process` (the overhead clients all in this process, not one process each), `--reps N` (failover
+ * repetitions).
  */
 import { execFileSync, spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
@@ -37,6 +38,8 @@ const only = new Set((value("--only") ?? "overhead,failover,memory").split(",").
 const reps = Number(value("--reps") ?? (quick ? 1 : 5))
 const rounds = Number(value("--rounds") ?? (quick ? 1 : 24))
 const operationsFlag = value("--operations")
+/** `--shared-process`: the overhead clients all in this process instead of one process each. */
+const sharedProcess = flag("--shared-process")
 
 const plan = {
   mode: quick ? "quick" : "full",
@@ -48,7 +51,9 @@ const plan = {
     warmupOperations: quick ? 1_000 : 10_000,
     rounds,
     concurrencies: [1, 64],
-    runTimeout: (quick ? "10 seconds" : "120 seconds") as Duration.DurationInput
+    slices: quick ? 2 : 10,
+    sliceTimeout: (quick ? "10 seconds" : "60 seconds") as Duration.DurationInput,
+    processes: (sharedProcess ? "shared" : "own") as "own" | "shared"
   },
   failover: {
     concurrency: 16,
@@ -212,6 +217,11 @@ const fs3 = (s: Summary) => formatSummary(s, 3)
 
 const renderOverhead = (result: Overhead.Result) => {
   const lines: Array<string> = []
+  lines.push(
+    result.options.processes === "own"
+      ? "each client in a process of its own, runs alternating"
+      : "all clients in one process, runs alternating"
+  )
   for (const c of result.byConcurrency) {
     lines.push(`concurrency ${c.concurrency}`)
     lines.push(
