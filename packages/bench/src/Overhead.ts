@@ -44,7 +44,7 @@ export interface Options {
   readonly warmupOperations: number
   readonly rounds: number
   readonly concurrencies: ReadonlyArray<number>
-  /** The clients to run (default all three); fewer only for profiling one of them. */
+  /** The clients to run (default all six); fewer only for profiling some of them. */
   readonly clients?: ReadonlyArray<ClientKind>
   /**
    * Where the clients run: each in a process of its own (`"own"`, the default: as an application runs one client), or

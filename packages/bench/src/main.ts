@@ -218,9 +218,8 @@ const fs3 = (s: Summary) => formatSummary(s, 3)
 const renderOverhead = (result: Overhead.Result) => {
   const lines: Array<string> = []
   lines.push(
-    result.options.processes === "own"
-      ? "each client in a process of its own, runs alternating"
-      : "all clients in one process, runs alternating"
+    `${result.options.processes === "own" ? "each client in a process of its own" : "all clients in one process"}, ` +
+      `the runs of a round alternating in ${result.options.slices} slices`
   )
   for (const c of result.byConcurrency) {
     lines.push(`concurrency ${c.concurrency}`)
