@@ -1,16 +1,14 @@
 import {
   Cause,
   type Context,
-  Data,
-  Deferred,
-  Duration,
+  type Deferred,
   Effect,
   ExecutionStrategy,
   Exit,
   Metric,
   MetricKey,
   MetricLabel,
-  Option,
+  type Option,
   type Queue,
   Ref,
   Scope,
@@ -20,21 +18,22 @@ import {
 import type * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as DatabaseConfig from "../DatabaseConfig.js"
 import type { DatabaseInfo } from "../DatabaseInfo.js"
-import * as FailureCause from "../FailureCause.js"
 import type * as FailureDetector from "../FailureDetector.js"
-import * as HealthCheck from "../HealthCheck.js"
-import { type MultiDbConfig, minimumCheckSpacing } from "../MultiDbConfig.js"
+import type * as HealthCheck from "../HealthCheck.js"
+import type { MultiDbConfig } from "../MultiDbConfig.js"
 import * as MultiDbEvent from "../MultiDbEvent.js"
 import * as Metrics from "../MultiDbMetrics.js"
 import type * as RedisConnection from "../RedisConnection.js"
+import type { DatabaseClosed } from "./checks.js"
+import * as Checks from "./checks.js"
 import * as FastPath from "./fastPath.js"
 import type { Signal } from "./signal.js"
 import * as Telemetry from "./telemetry.js"
 
 /**
- * One database inside the client: its connections, circuit, failure detector, health state, metrics and the scope
- * they all live in. It follows its own circuit: every change resets the detector, sets the gauge, is published, and
- * asks the supervisor to look again; a half-open circuit is decided by a check right away.
+ * One database inside the client: its connections, circuit, failure detector, health checks (`./checks.ts`), metrics
+ * and the scope they all live in. It follows its own circuit: every change resets the detector, sets the gauge, is
+ * published, and asks the supervisor to look again; a half-open circuit is decided by a check right away.
  */
 export interface Database {
   readonly id: string
@@ -63,19 +62,15 @@ export interface Database {
   readonly recordFailure: (command: string, reason: string, span?: Tracer.AnySpan) => Effect.Effect<void>
   /** The command connection was lost or recycled: a failure for the detector, and a check. */
   readonly connectionLost: Effect.Effect<void>
-  /** Runs the health checks without applying them (manual switch, added database). */
+  /** Runs the health checks without applying them (manual switch, added database): `Checks.runChecks`. */
   readonly runChecks: Effect.Effect<HealthCheck.Result>
-  /**
-   * Starts a check of this database in its scope unless one is running, and hands back its outcome: several callers
-   * share one check. The result is applied to the circuit. Fails with `DatabaseClosed` when the database is (or gets)
-   * closed before the check ends; interrupting the caller never leaves a check marked running.
-   */
+  /** Starts a check unless one is running, shared by every caller meanwhile: `Checks.startCheck`. */
   readonly startCheck: Effect.Effect<Deferred.Deferred<HealthCheck.Result, DatabaseClosed>>
   /** Whether the database has been closed (removed, or the client closed). */
   readonly isClosed: () => boolean
   /** A failure on the command path: start a check, at most every `triggeredCheckSpacing`. */
   readonly triggerCheck: Effect.Effect<void>
-  /** One short PING after a command missed its deadline; no answer in time opens the circuit. */
+  /** One short PING after a command missed its deadline; no answer in time opens the circuit: `Checks.probe`. */
   readonly probe: Effect.Effect<void>
   readonly info: (activeId: string | undefined) => Effect.Effect<DatabaseInfo>
   /** Its attributes and cached metrics for spans and `db.client.operation.duration`. */
@@ -90,9 +85,6 @@ export interface Opened {
   readonly span: Tracer.AnySpan | undefined
 }
 
-/** The database was closed (removed, or the client closed) before a check of it ended. */
-export class DatabaseClosed extends Data.TaggedError("DatabaseClosed")<{ readonly database: string }> {}
-
 /** What a database needs from the client around it. */
 export interface Environment {
   readonly config: MultiDbConfig
@@ -106,13 +98,6 @@ export interface Environment {
   /** The client's spans, metrics and logs (default: tracing as configured, the live clock). */
   readonly telemetry?: Telemetry.Telemetry
 }
-
-/** Minimum time between two checks triggered by failures of one database. */
-export const triggeredCheckSpacing = 250
-
-/** Bound on the PING sent after a missed deadline: `hangProbeTimeout`, never more than a whole health check. */
-export const hangProbeTimeout = (config: MultiDbConfig): Duration.Duration =>
-  Duration.min(config.hangProbeTimeout, config.healthCheckTimeout)
 
 /** The extra tags of a metric update whose tags are baked into its key: one array for every command. */
 const noTags: Array<MetricLabel.MetricLabel> = []
@@ -204,171 +189,26 @@ const build = (
     const replies = outcome("reply_error")
     const failures = outcome("failure")
     const gauge = Metric.tagged(Metrics.circuitState, Telemetry.Attr.database, id)
-    const lastHealth = yield* Ref.make<Option.Option<HealthCheck.Result>>(Option.none())
-    const lastTriggered = yield* Ref.make(Number.NEGATIVE_INFINITY)
-    const running = yield* Ref.make<Option.Option<Deferred.Deferred<HealthCheck.Result, DatabaseClosed>>>(Option.none())
-    const closedError = new DatabaseClosed({ database: id })
-    // Runs when the scope closes (whatever closes it): from then on no check starts, and one still marked running
-    // (even one whose fiber was stopped before it began) ends with `DatabaseClosed`.
+    const checks = yield* Checks.make(env, {
+      config: databaseConfig,
+      health: connection.health,
+      circuit,
+      telemetry,
+      databaseTelemetry,
+      scope,
+      isClosed,
+      guarded,
+      open
+    })
+    // Added after the checks' finalizer, so it runs before it: from then on no check starts, and the one still running
+    // ends with `DatabaseClosed`.
     yield* Scope.addFinalizer(
       scope,
-      Effect.suspend(() => {
+      Effect.sync(() => {
         closed = true
-        return Effect.flatMap(
-          Ref.getAndSet(running, Option.none()),
-          Option.match({ onNone: () => Effect.void, onSome: (deferred) => Deferred.fail(deferred, closedError) })
-        )
       })
     )
-    const probing = yield* Effect.makeSemaphore(1)
     const weight = yield* Ref.make(databaseConfig.weight)
-
-    const checkOnly = Effect.gen(function* () {
-      const checks = yield* Ref.get(env.healthChecks)
-      const result = yield* HealthCheck.run(
-        checks,
-        {
-          database: id,
-          hosts: databaseConfig.hosts,
-          endpoints: databaseConfig.endpoints,
-          healthCheckUrl: databaseConfig.healthCheckUrl,
-          connection: connection.health
-        },
-        env.healthDefaults
-      )
-      yield* Ref.set(lastHealth, Option.some(result))
-      yield* publish(
-        MultiDbEvent.HealthCheckCompleted({
-          database: id,
-          healthy: result.healthy,
-          failbackAllowed: result.failbackAllowed,
-          ...(result.cause === undefined ? {} : { cause: result.cause }),
-          ...(result.failure === undefined ? {} : { failure: result.failure })
-        })
-      )
-      return result
-    })
-
-    // A check asked for by a caller (management, start-up) is a child of the caller's span.
-    const runChecks = telemetry.healthCheck(databaseTelemetry, checkOnly, "current")
-
-    // A check started by the supervisor is a child of the work that asked for it (`CheckParent`), or a new trace. The
-    // result is applied inside its span, so the circuit change and the switch it causes join its trace.
-    const checkAndApply = Effect.flatMap(Telemetry.CheckParent, (parent) =>
-      telemetry.healthCheck(
-        databaseTelemetry,
-        Effect.tap(checkOnly, (result) =>
-          Effect.gen(function* () {
-            const state = yield* circuit.state
-            const span = yield* telemetry.currentSpan
-            if (!result.healthy) {
-              if (state !== "open") yield* open(result.cause ?? "health check failed", span)
-            } else if (state === "half-open") {
-              telemetry.circuitEvent(span, id, state, "closed")
-              yield* guarded(circuit.close)
-            }
-            yield* signals.offer({ _tag: "Reevaluate", parent: span })
-          })
-        ),
-        parent
-      )
-    )
-
-    // The floor on how often this database is checked: a check starts at least `minimumCheckSpacing` after the
-    // previous one started, so a zero grace period against a database that stays down cannot become a busy loop.
-    const lastCheckStart = yield* Ref.make(Number.NEGATIVE_INFINITY)
-    const spacing = Duration.toMillis(minimumCheckSpacing)
-    const spaced = Effect.zipRight(
-      Effect.clockWith((clock) =>
-        Effect.flatMap(Ref.get(lastCheckStart), (last) => {
-          const wait = last + spacing - clock.unsafeCurrentTimeMillis()
-          return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
-        })
-      ).pipe(Effect.zipRight(Effect.clockWith((clock) => Ref.set(lastCheckStart, clock.unsafeCurrentTimeMillis())))),
-      checkAndApply
-    )
-
-    // Uninterruptible from marking a check running to forking it: an interrupted caller never leaves the mark set.
-    const startCheck = Effect.uninterruptible(
-      Effect.flatMap(Deferred.make<HealthCheck.Result, DatabaseClosed>(), (fresh) =>
-        Effect.suspend(() => {
-          if (closed) return Effect.as(Deferred.fail(fresh, closedError), fresh)
-          return Effect.flatMap(
-            Ref.modify(
-              running,
-              (
-                current: Option.Option<Deferred.Deferred<HealthCheck.Result, DatabaseClosed>>
-              ): readonly [
-                readonly [Deferred.Deferred<HealthCheck.Result, DatabaseClosed>, boolean],
-                typeof current
-              ] => (Option.isSome(current) ? [[current.value, false], current] : [[fresh, true], Option.some(fresh)])
-            ),
-            ([deferred, mine]) =>
-              mine
-                ? Effect.as(
-                    Effect.forkIn(
-                      spaced.pipe(
-                        Effect.interruptible,
-                        Effect.onExit((exit) =>
-                          Effect.zipRight(
-                            Ref.update(running, (current) =>
-                              Option.isSome(current) && current.value === deferred ? Option.none() : current
-                            ),
-                            // the check's fiber is only ever interrupted by the closing of the database's scope
-                            Exit.isInterrupted(exit)
-                              ? Deferred.fail(deferred, closedError)
-                              : Deferred.done(deferred, exit)
-                          )
-                        )
-                      ),
-                      scope
-                    ),
-                    deferred
-                  )
-                : Effect.succeed(deferred)
-          )
-        })
-      )
-    )
-
-    const triggerCheckFor = (parent: Tracer.AnySpan | undefined) =>
-      Effect.clockWith((clock) =>
-        Effect.flatMap(Ref.get(lastTriggered), (last) => {
-          const now = clock.unsafeCurrentTimeMillis()
-          if (now - last < triggeredCheckSpacing) return Effect.void
-          return Effect.zipRight(Ref.set(lastTriggered, now), signals.offer({ _tag: "Check", id, parent }))
-        })
-      )
-    const triggerCheck = triggerCheckFor(undefined)
-
-    const probeBound = hangProbeTimeout(config)
-    const probe = probing
-      .withPermitsIfAvailable(1)(
-        Effect.gen(function* () {
-          if ((yield* circuit.state) !== "closed") return
-          const answered = yield* connection.health.ping.pipe(Effect.timeout(probeBound), Effect.isSuccess)
-          if (answered || (yield* circuit.state) !== "closed") return
-          const message = `a command missed its deadline and PING got no answer within ${Duration.format(probeBound)}`
-          const result: HealthCheck.Result = {
-            healthy: false,
-            failbackAllowed: false,
-            cause: message,
-            failure: FailureCause.make("timeout", message)
-          }
-          yield* Ref.set(lastHealth, Option.some(result))
-          yield* publish(
-            MultiDbEvent.HealthCheckCompleted({
-              database: id,
-              healthy: false,
-              failbackAllowed: false,
-              cause: message,
-              failure: result.failure!
-            })
-          )
-          yield* open(result.cause, yield* Telemetry.CheckParent)
-        })
-      )
-      .pipe(Effect.asVoid)
 
     /** A failure for the detector; `span`: the work that failed (the parent of the check or switch it causes). */
     const failed = (reason: string, span: Tracer.AnySpan | undefined) =>
@@ -377,7 +217,7 @@ const build = (
         if (tripped && (yield* circuit.state) === "closed") {
           yield* telemetry.detectorTripped(databaseTelemetry, span)
           yield* open(`failure detector tripped (last failure: ${reason})`, span)
-        } else yield* triggerCheckFor(span)
+        } else yield* checks.triggerCheckFor(span)
       })
     const recordFailure = (command: string, reason: string, span?: Tracer.AnySpan) =>
       Effect.gen(function* () {
@@ -401,7 +241,7 @@ const build = (
           yield* publish(MultiDbEvent.CircuitStateChanged({ database: id, from, to }))
           // An opening joins the trace of the work that opened it: the switch it causes is that work's child.
           yield* signals.offer({ _tag: "Reevaluate", parent: to === "open" ? opened?.span : undefined })
-          if (to === "half-open") yield* startCheck
+          if (to === "half-open") yield* checks.startCheck
         })
       }),
       Effect.forkIn(scope)
@@ -417,7 +257,7 @@ const build = (
       circuit,
       detector,
       scope,
-      lastHealth,
+      lastHealth: checks.lastHealth,
       recordSuccess: Effect.zipRight(
         detector.record("success"),
         Effect.sync(() => successes.unsafeUpdate(1, noTags))
@@ -435,15 +275,15 @@ const build = (
       ),
       recordFailure,
       connectionLost: failed("connection lost", undefined),
-      runChecks,
-      startCheck,
+      runChecks: checks.runChecks,
+      startCheck: checks.startCheck,
       isClosed,
-      triggerCheck,
-      probe,
+      triggerCheck: checks.triggerCheckFor(undefined),
+      probe: checks.probe,
       telemetry: databaseTelemetry,
       lastOpened: () => opened,
       info: (activeId) =>
-        Effect.all([circuit.state, Ref.get(weight), Ref.get(lastHealth)]).pipe(
+        Effect.all([circuit.state, Ref.get(weight), Ref.get(checks.lastHealth)]).pipe(
           Effect.map(
             ([state, w, health]): DatabaseInfo => ({
               id,
