@@ -58,6 +58,7 @@ export const triggeredCheckSpacing = 250
 export const hangProbeTimeout = (config: MultiDbConfig): Duration.Duration =>
   Duration.min(config.hangProbeTimeout, config.healthCheckTimeout)
 
+/** The checks of one database; started checks run in `target.scope`, and its closing ends them. */
 export const make = (
   env: Pick<Environment, "config" | "healthChecks" | "healthDefaults" | "publish" | "signals">,
   target: Target
