@@ -35,6 +35,9 @@ export const clientLabels: Record<ClientKind, string> = {
   otel: "C⁺ as C, spans to an OTel SDK"
 }
 
+/** Where the clients run: each in a process of its own, or all in the bench's. */
+export type Processes = "own" | "shared"
+
 export interface Options {
   /**
    * Operations per timed run (GET + SET count one each), by concurrency. Short runs at concurrency 1 keep the clients of
@@ -50,7 +53,7 @@ export interface Options {
    * Where the clients run: each in a process of its own (`"own"`, the default: as an application runs one client), or
    * all in this process (`"shared"`: each client's figures then include what the others leave in the JIT and the heap).
    */
-  readonly processes?: "own" | "shared"
+  readonly processes?: Processes
   /** Slices per run: the runs of a round alternate slice by slice (`ClientRunner`). */
   readonly slices: number
   /** Bound on one slice, whatever its operation count. */
@@ -97,7 +100,7 @@ export interface Result {
     readonly warmupOperations: number
     readonly rounds: number
     readonly concurrencies: ReadonlyArray<number>
-    readonly processes: "own" | "shared"
+    readonly processes: Processes
     readonly slices: number
   }
   readonly byConcurrency: ReadonlyArray<ConcurrencyResult>
@@ -193,9 +196,6 @@ const nextReply = (child: ChildProcess, client: ClientKind, millis: number) =>
     child.once("exit", onExit)
   })
 
-/** Sends a request to a worker. */
-const request = (child: ChildProcess, message: Request) => Effect.sync(() => child.send(message))
-
 /**
  * A client in a process of its own (`OverheadWorker`), connected when this returns; closed, or killed if it does not
  * end within 10 s, with the scope.
@@ -230,7 +230,7 @@ const remote = (
     /** Sends `message` and waits for the reply it expects. */
     const exchange = <T extends Reply["type"]>(message: Request, expected: T) =>
       Effect.zipRight(
-        request(child, message),
+        Effect.sync(() => child.send(message)),
         Effect.flatMap(nextReply(child, client, sliceTimeoutMillis + workerGraceMillis), (reply) =>
           reply.type === expected
             ? Effect.succeed(reply as Extract<Reply, { readonly type: T }>)

@@ -225,9 +225,7 @@ export const local = (
   sliceTimeoutMillis: number
 ): Effect.Effect<ClientRunner, never, Scope.Scope> =>
   Effect.map(workload(client, servers), (drive): ClientRunner => {
-    let current:
-      | { readonly request: RunRequest; readonly work: Work; seconds: number; cpuMicros: number; truncated: boolean }
-      | undefined
+    let current: { readonly request: RunRequest; readonly work: Work; seconds: number; cpuMicros: number } | undefined
     const ongoing = Effect.suspend(() =>
       current === undefined ? Effect.fail(new Error(`${client}: no run begun`)) : Effect.succeed(current)
     )
@@ -237,7 +235,7 @@ export const local = (
         Effect.sync(() => {
           minorGc()
           const work: Work = { next: 0, limit: 0, deadline: 0, latencies: new Float64Array(request.operations) }
-          current = { request, work, seconds: 0, cpuMicros: 0, truncated: false }
+          current = { request, work, seconds: 0, cpuMicros: 0 }
         }),
       slice: (operations) =>
         Effect.flatMap(ongoing, (run) =>
@@ -253,12 +251,11 @@ export const local = (
                 const cpu = process.cpuUsage(cpuStart)
                 run.seconds += (performance.now() - start) / 1000
                 run.cpuMicros += cpu.user + cpu.system
-                if (work.next < work.limit - 1) run.truncated = true
               })
             )
           })
         ),
-      finish: Effect.map(ongoing, ({ cpuMicros, request, seconds, truncated, work }) => {
+      finish: Effect.map(ongoing, ({ cpuMicros, request, seconds, work }) => {
         current = undefined
         const done = work.next
         const result: Run = {
@@ -271,7 +268,8 @@ export const local = (
           p50Millis: quantile(work.latencies, done, 0.5),
           p99Millis: quantile(work.latencies, done, 0.99),
           cpuMicrosPerOp: cpuMicros / done,
-          truncated: truncated || done < request.operations - 1
+          // short of its count only when a slice ran into its time bound (the next ones start where it stopped)
+          truncated: done < request.operations - 1
         }
         return result
       })

@@ -53,7 +53,7 @@ const plan = {
     concurrencies: [1, 64],
     slices: quick ? 2 : 10,
     sliceTimeout: (quick ? "10 seconds" : "60 seconds") as Duration.DurationInput,
-    processes: (sharedProcess ? "shared" : "own") as "own" | "shared"
+    processes: (sharedProcess ? "shared" : "own") as Overhead.Processes
   },
   failover: {
     concurrency: 16,

@@ -34,7 +34,7 @@ export interface Checks {
 
 /** What the checks of one database act on, from the database that holds them. */
 export interface Target {
-  readonly config: DatabaseConfig.DatabaseConfig
+  readonly databaseConfig: DatabaseConfig.DatabaseConfig
   readonly health: RedisConnection.RedisConnection["health"]
   readonly circuit: CircuitBreaker.CircuitBreaker
   readonly telemetry: Telemetry.Telemetry
@@ -42,10 +42,10 @@ export interface Target {
   /** The database's scope: started checks run in it, and end with `DatabaseClosed` when it closes. */
   readonly scope: Scope.Scope
   readonly isClosed: () => boolean
-  /** Runs a change of the circuit unless the database is closed (`unlessClosed`). */
-  readonly guarded: (effect: Effect.Effect<void>) => Effect.Effect<void>
-  /** Opens the circuit for `cause`, found by the work of `span`. */
+  /** Opens the circuit for `cause`, found by the work of `span`; nothing once the database is closed. */
   readonly open: (cause: unknown, span: Tracer.AnySpan | undefined) => Effect.Effect<void>
+  /** Closes the circuit; nothing once the database is closed. */
+  readonly close: Effect.Effect<void>
 }
 
 /** The database was closed (removed, or the client closed) before a check of it ended. */
@@ -65,8 +65,7 @@ export const make = (
 ): Effect.Effect<Checks> =>
   Effect.gen(function* () {
     const { config, publish, signals } = env
-    const { circuit, databaseTelemetry, guarded, health, isClosed, open, scope, telemetry } = target
-    const databaseConfig = target.config
+    const { circuit, close, databaseConfig, databaseTelemetry, health, isClosed, open, scope, telemetry } = target
     const id = databaseConfig.id
     const lastHealth = yield* Ref.make<Option.Option<HealthCheck.Result>>(Option.none())
     const lastTriggered = yield* Ref.make(Number.NEGATIVE_INFINITY)
@@ -125,7 +124,7 @@ export const make = (
               if (state !== "open") yield* open(result.cause ?? "health check failed", span)
             } else if (state === "half-open") {
               telemetry.circuitEvent(span, id, state, "closed")
-              yield* guarded(circuit.close)
+              yield* close
             }
             yield* signals.offer({ _tag: "Reevaluate", parent: span })
           })

@@ -24,7 +24,6 @@ import type { MultiDbConfig } from "../MultiDbConfig.js"
 import * as MultiDbEvent from "../MultiDbEvent.js"
 import * as Metrics from "../MultiDbMetrics.js"
 import type * as RedisConnection from "../RedisConnection.js"
-import type { DatabaseClosed } from "./checks.js"
 import * as Checks from "./checks.js"
 import * as FastPath from "./fastPath.js"
 import type { Signal } from "./signal.js"
@@ -65,7 +64,7 @@ export interface Database {
   /** Runs the health checks without applying them (manual switch, added database): `Checks.runChecks`. */
   readonly runChecks: Effect.Effect<HealthCheck.Result>
   /** Starts a check unless one is running, shared by every caller meanwhile: `Checks.startCheck`. */
-  readonly startCheck: Effect.Effect<Deferred.Deferred<HealthCheck.Result, DatabaseClosed>>
+  readonly startCheck: Effect.Effect<Deferred.Deferred<HealthCheck.Result, Checks.DatabaseClosed>>
   /** Whether the database has been closed (removed, or the client closed). */
   readonly isClosed: () => boolean
   /** A failure on the command path: start a check, at most every `triggeredCheckSpacing`. */
@@ -190,15 +189,15 @@ const build = (
     const failures = outcome("failure")
     const gauge = Metric.tagged(Metrics.circuitState, Telemetry.Attr.database, id)
     const checks = yield* Checks.make(env, {
-      config: databaseConfig,
+      databaseConfig,
       health: connection.health,
       circuit,
       telemetry,
       databaseTelemetry,
       scope,
       isClosed,
-      guarded,
-      open
+      open,
+      close: guarded(circuit.close)
     })
     // Added after the checks' finalizer, so it runs before it: from then on no check starts, and the one still running
     // ends with `DatabaseClosed`.

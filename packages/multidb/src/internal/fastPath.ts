@@ -22,9 +22,10 @@ const forget = () => {
   current = undefined
 }
 /**
- * Promise jobs schedule `forget` (through `forgetLater`). Node's `queueMicrotask` wraps each callback in an `AsyncResource` (an async id,
- * the init and destroy hooks, a bound function): 0.4–0.5 µs per macrotask that uses it, measured on the bench machine,
- * against 0.1–0.4 µs for a promise job; at concurrency 1 every command is a burst of its own.
+ * Promise jobs schedule `forget` (through `forgetLater`). Node's `queueMicrotask` wraps each callback in an
+ * `AsyncResource` (an async id, the init and destroy hooks, a bound function): 0.4–0.5 µs per macrotask that uses it,
+ * measured on the bench machine, against 0.1–0.4 µs for a promise job; at concurrency 1 every command is a burst of its
+ * own.
  */
 const resolved = Promise.resolve()
 /**

@@ -24,21 +24,21 @@ const checked = (overrides: Partial<MultiDbConfig.Input> = {}) =>
     const guarded = (effect: Effect.Effect<void>) => Effect.suspend(() => (closed ? Effect.void : effect))
     const opened: Array<unknown> = []
     const checks = yield* Checks.make(env, {
-      config: databaseConfig,
+      databaseConfig,
       health: connection.health,
       circuit,
       telemetry: Telemetry.make(config.tracing, yield* Effect.clock),
       databaseTelemetry: Telemetry.databaseTelemetry(databaseConfig),
       scope,
       isClosed: () => closed,
-      guarded,
       open: (cause) =>
         guarded(
           Effect.zipRight(
             Effect.sync(() => opened.push(cause)),
             circuit.open
           )
-        )
+        ),
+      close: guarded(circuit.close)
     })
     yield* Scope.addFinalizer(
       scope,
